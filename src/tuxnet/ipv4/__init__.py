@@ -1,0 +1,13 @@
+"""IPv4 (net/ipv4/): each module registers its per-namespace state here, in Linux's init order.
+
+Registration order (lower first): devinet 10 (addresses), fib 20 (tables, rules, routes),
+route 25 (route cache/PMTU), nf 28 (netfilter hooks), arp 30 (neighbour table),
+ip 40 (input/output/forward/fragments), icmp 45, udp 50, raw 55, tcp 60.
+"""
+
+from tuxnet.ipv4.devinet import init_devinet
+from tuxnet.netfilter.hooks import NfHooks
+from tuxnet.netns import register_pernet_subsys
+
+register_pernet_subsys(10, "devinet", init_devinet)
+register_pernet_subsys(28, "nf", NfHooks)
