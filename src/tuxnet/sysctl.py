@@ -245,7 +245,9 @@ class Sysctl:
                 if len(parts) != len(cur):
                     raise ValueError
                 new = tuple(int(x) for x in parts)
-                if key == "net.ipv4.ip_local_port_range" and not (0 < new[0] <= new[1] <= 65535):
+                # ipv4_local_port_range: min <= max, and min not below ip_unprivileged_port_start
+                if key == "net.ipv4.ip_local_port_range" and not (
+                        int(self.v["net.ipv4.ip_unprivileged_port_start"]) <= new[0] <= new[1] <= 65535):  # type: ignore[call-overload]
                     raise ValueError
             elif isinstance(cur, int):
                 new = int(str(text).strip())

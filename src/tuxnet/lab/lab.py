@@ -23,16 +23,28 @@ class Lab:
         self.loop = loop if loop is not None else Loop()
         self.tracer = Tracer()
         self.hosts: dict[str, Namespace] = {}
+        self.nodes: dict[str, Node] = {}
 
     # ------------------------------------------------------------ building
-    def add_host(self, name: str, *, lo_up: bool = True) -> Namespace:
+    def add_host(self, name: str, *, lo_up: bool = True, kind: str = "linux") -> Namespace:
         if name in self.hosts:
             raise ValueError(f"a node named {name!r} already exists")
         ns = Namespace(name, loop=self.loop, seed=self.seed, tracer=self.tracer, lab=self)
         if lo_up:
             ns.lo.open()
         self.hosts[name] = ns
+        self.nodes[name] = Node(self, ns, kind)
         return ns
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (Mininet's ``net.get``/``net['h1']``)."""
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise KeyError(f"no node named {name!r}") from None
+
+    def __getitem__(self, name: str) -> Node:
+        return self.node(name)
 
     def host(self, name: str) -> Namespace:
         try:
@@ -73,3 +85,49 @@ class Lab:
     def run_coro(self, coro: Any, timeout: float | None = None) -> Any:
         return self.loop.run_until_complete(
             coro, timeout_ns=None if timeout is None else int(timeout * NSEC_PER_SEC))
+
+
+class Node:
+    """A lab node as Mininet shows one: a name, its namespace, and ``cmd`` to run tools in it."""
+
+    def __init__(self, lab: Lab, ns: Namespace, kind: str = "linux") -> None:
+        self.lab = lab
+        self.ns = ns
+        self.kind = kind
+
+    @property
+    def name(self) -> str:
+        return self.ns.name
+
+    def cmd(self, cmdline: str, *, check: bool = False, timeout: float | None = None) -> str:
+        """Run a command like a shell on this node; returns its output (stdout and stderr).
+
+        Virtual time advances as much as the command needs (``ping -c 3`` takes 2 s)."""
+        rc, out = self.cmd_rc(cmdline, timeout=timeout)
+        if check and rc != 0:
+            raise RuntimeError(f"{self.name}: {cmdline!r} exited {rc}:\n{out}")
+        return out
+
+    def cmd_rc(self, cmdline: str, *, timeout: float | None = None) -> tuple[int, str]:
+        from tuxnet.tools import run_command
+
+        return run_command(self.ns, cmdline, timeout=timeout)
+
+    def first_address(self) -> int | None:
+        """The first global IPv4 address of the node (Mininet's node.IP())."""
+        for dev in sorted(self.ns.devices.values(), key=lambda d: d.ifindex):
+            if dev.kind == "loopback" or dev.in_dev is None:
+                continue
+            for ifa in dev.in_dev.ifa_list:
+                return ifa.local
+        return None
+
+    def IP(self) -> str | None:  # noqa: N802 (Mininet's name)
+        from tuxnet.wire.addr import ip_ntoa
+
+        a = self.first_address()
+        return ip_ntoa(a) if a is not None else None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name} kind={self.kind}>"
+
