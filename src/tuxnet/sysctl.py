@@ -217,7 +217,7 @@ class Sysctl:
     def neigh(self, dev: str, key: str) -> int:
         return self.v.get(f"net.ipv4.neigh.{dev}.{key}", self.v[f"net.ipv4.neigh.default.{key}"])  # type: ignore[return-value]
 
-    def keys(self) -> Iterator[str]:
+    def sorted_keys(self) -> Iterator[str]:
         return iter(sorted(self.v))
 
     def watch(self, key: str, fn: Callable[[str, Value], None]) -> None:

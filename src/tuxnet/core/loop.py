@@ -282,9 +282,7 @@ class Loop(asyncio.AbstractEventLoop):
         now = self.now_ns
         if when is not None and when <= now:
             self._pop_due(now)
-        if not self._ready and now >= limit:
-            return False
-        return True
+        return bool(self._ready) or now < limit
 
     def _enter(self) -> Any:
         if self._running:

@@ -123,9 +123,7 @@ class NetDevice:
             return "UNKNOWN"
         if not self.flags & IFF_UP:
             return "DOWN"
-        if not self.carrier:
-            return "LOWERLAYERDOWN" if self.master is not None and False else "DOWN"
-        return "UP"
+        return "UP" if self.carrier else "DOWN"
 
     def display_flags(self) -> int:
         """Flags as ``ip link`` shows them: RUNNING/LOWER_UP only with carrier."""

@@ -78,8 +78,8 @@ def scrub(skb: SkBuff, xnet: bool) -> None:
     # mac_header stays: the receiving device re-parses from data (the Ethernet header)
 
 
-def create_veth_pair(ns1: Namespace, name1: str, ns2: Namespace, name2: str, *,
-                     mac1: bytes | None = None, mac2: bytes | None = None, mtu: int = 1500) -> tuple[Veth, Veth]:
+def create_veth_pair(ns1: Namespace, name1: str, ns2: Namespace, name2: str, *, mac1: bytes | None = None,
+                     mac2: bytes | None = None, mtu: int = 1500) -> tuple[Veth, Veth]:
     """``ip link add NAME1 type veth peer name NAME2 netns NS2``: both ends registered, both down."""
     a = Veth(ns1, name1, mac=mac1, mtu=mtu)
     b = Veth(ns2, name2, mac=mac2, mtu=mtu)

@@ -122,7 +122,7 @@ class Node:
                 return ifa.local
         return None
 
-    def IP(self) -> str | None:  # noqa: N802 (Mininet's name)
+    def IP(self) -> str | None:  # Mininet's name
         from tuxnet.wire.addr import ip_ntoa
 
         a = self.first_address()

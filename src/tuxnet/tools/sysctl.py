@@ -58,7 +58,7 @@ async def main(ns: Namespace, argv: list[str], out: TextIO, err: TextIO) -> int:
         names.append(a)
     sc = ns.sysctl
     if show_all:
-        for k in sc.keys():
+        for k in sc.sorted_keys():
             out.write(sc.format(sc.v[k]) + "\n" if values_only else f"{k} = {sc.format(sc.v[k])}\n")
         return 0
     if not names:
@@ -91,10 +91,11 @@ async def main(ns: Namespace, argv: list[str], out: TextIO, err: TextIO) -> int:
             key = item.replace("/", ".")
             if key not in sc.v:
                 prefix = key + "."
-                sub = [k for k in sc.keys() if k.startswith(prefix)]
+                sub = [k for k in sc.sorted_keys() if k.startswith(prefix)]
                 if sub:
                     for k in sub:
-                        out.write(sc.format(sc.v[k]) + "\n" if values_only else f"{k} = {sc.format(sc.v[k])}\n")
+                        val = sc.format(sc.v[k])
+                        out.write(f"{val}\n" if values_only else f"{k} = {val}\n")
                     continue
                 if not ignore:
                     err.write(f"sysctl: cannot stat {sc.path_of(key)}: No such file or directory\n")
