@@ -9,6 +9,7 @@ follow the real tools.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import io
 import shlex
@@ -53,9 +54,56 @@ def resolve(name: str):
         raise
 
 
+def parse_duration(text: str) -> float:
+    """coreutils' DURATION: a number with an optional s/m/h/d suffix."""
+    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:], None)
+    num = text[:-1] if mult else text
+    value = float(num)
+    if value < 0 or value != value:
+        raise ValueError(text)
+    return value * (mult or 1)
+
+
+async def _timeout(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.TextIOBase) -> int:
+    """timeout(1): run a command, interrupt it after DURATION of (virtual) time; 124 if it timed out.
+
+    The tool sees the interruption as ``asyncio.CancelledError`` (as a process sees SIGTERM/SIGINT),
+    so ping and tcpdump print their summaries before they exit."""
+    args = list(argv)
+    while args and args[0].startswith("-") and args[0] not in ("-",):
+        opt = args.pop(0)
+        if opt in ("-s", "--signal", "-k", "--kill-after") and args:
+            args.pop(0)
+        elif opt.startswith(("--signal=", "--kill-after=")) or opt in ("--preserve-status", "--foreground"):
+            pass
+        else:
+            err.write(f"timeout: invalid option -- '{opt.lstrip('-')}'\n")
+            return 125
+    if len(args) < 2:
+        err.write("timeout: missing operand\nTry 'timeout --help' for more information.\n")
+        return 125
+    try:
+        secs = parse_duration(args[0])
+    except ValueError:
+        err.write(f"timeout: invalid time interval '{args[0]}'\n")
+        return 125
+    task = asyncio.ensure_future(run_argv(ns, args[1:], out, err))
+    done, _ = await asyncio.wait({task}, timeout=secs)
+    if task in done:
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    return 124
+
+
 async def run_argv(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.TextIOBase) -> int:
     if not argv:
         return 0
+    if argv[0] == "timeout":
+        return await _timeout(ns, argv[1:], out, err)
     try:
         mod = resolve(argv[0])
     except CommandNotFound:
@@ -74,6 +122,24 @@ def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) ->
     except ValueError as e:
         return 2, f"sh: syntax error: {e}\n"
     buf = io.StringIO()
-    timeout_ns = None if timeout is None else int(timeout * 1e9)
-    rc = ns.loop.run_until_complete(run_argv(ns, argv, buf, buf), timeout_ns=timeout_ns)
+    # A command that never ends (tcpdump with no -c, ping with no -c) would hold virtual time forever
+    # while periodic timers keep the loop busy: such a command is stopped after ``timeout`` seconds
+    # of virtual time (default COMMAND_LIMIT_S), like an operator's Ctrl-C.
+    limit = COMMAND_LIMIT_S if timeout is None else timeout
+    task = ns.loop.create_task(run_argv(ns, argv, buf, buf))
+    try:
+        rc = ns.loop.run_until_complete(task, timeout_ns=int(limit * 1e9))
+    except TimeoutError:
+        buf.write(f"tuxnet: command stopped after {limit:g} s of virtual time\n")
+        rc = 130
+    except Exception as e:  # a bug in a tool must not take the lab down: report it like a crash
+        import traceback
+
+        buf.write(f"tuxnet: {argv[0]}: internal error: {type(e).__name__}: {e}\n")
+        buf.write("".join(traceback.format_exception(e)[-3:]))
+        rc = 70
     return rc, buf.getvalue()
+
+
+# Virtual seconds after which a foreground command is interrupted (see run_command).
+COMMAND_LIMIT_S = 3600.0
