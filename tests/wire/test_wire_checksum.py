@@ -106,8 +106,9 @@ def test_l4_checksum_is_pseudo_header_plus_segment(seg, src, dst, proto):
 
 # A header-like block: a fixed non-zero first word (as every IPv4/TCP header has) keeps the sum of
 # the other words non-zero, the case where RFC 1624 eqn. 3 equals recomputation exactly.
-headers = st.tuples(st.binary(min_size=4, max_size=38).map(lambda b: b"\x45\x00" + b + bytes(len(b) & 1)),
-                    st.data())
+headers = st.tuples(
+    st.binary(min_size=4, max_size=38).map(lambda b: b"\x45\x00" + b + bytes(len(b) & 1)), st.data()
+)
 
 
 @settings(max_examples=300)
@@ -119,18 +120,21 @@ def test_replace2_matches_recompute(args):
     wpos = data.draw(st.integers(1, nwords - 1).filter(lambda w: w != cpos), label="changed word")
     new = data.draw(st.integers(0, 0xFFFF), label="new value")
     buf = bytearray(body)
-    buf[2 * cpos:2 * cpos + 2] = b"\0\0"
+    buf[2 * cpos : 2 * cpos + 2] = b"\0\0"
     check = inet_checksum(buf)
-    buf[2 * cpos:2 * cpos + 2] = check.to_bytes(2, "big")
-    old = int.from_bytes(buf[2 * wpos:2 * wpos + 2], "big")
-    buf[2 * wpos:2 * wpos + 2] = new.to_bytes(2, "big")
-    buf[2 * cpos:2 * cpos + 2] = b"\0\0"
+    buf[2 * cpos : 2 * cpos + 2] = check.to_bytes(2, "big")
+    old = int.from_bytes(buf[2 * wpos : 2 * wpos + 2], "big")
+    buf[2 * wpos : 2 * wpos + 2] = new.to_bytes(2, "big")
+    buf[2 * cpos : 2 * cpos + 2] = b"\0\0"
     assert csum_replace2(check, old, new) == inet_checksum(buf)
 
 
 @settings(max_examples=300)
-@given(st.binary(min_size=8, max_size=40).map(lambda b: b"\x45\x00" + b[: len(b) & ~3] + b"\0\0"),
-       st.integers(0, 2**32 - 1), st.data())
+@given(
+    st.binary(min_size=8, max_size=40).map(lambda b: b"\x45\x00" + b[: len(b) & ~3] + b"\0\0"),
+    st.integers(0, 2**32 - 1),
+    st.data(),
+)
 def test_replace4_matches_recompute(body, new, data):
     # Last word is the checksum; a 32-bit field (an address) sits at a word-aligned place after word 0.
     nwords = len(body) // 2
@@ -138,8 +142,8 @@ def test_replace4_matches_recompute(body, new, data):
     buf = bytearray(body)
     check = inet_checksum(buf)
     buf[-2:] = check.to_bytes(2, "big")
-    old = int.from_bytes(buf[2 * pos:2 * pos + 4], "big")
-    buf[2 * pos:2 * pos + 4] = new.to_bytes(4, "big")
+    old = int.from_bytes(buf[2 * pos : 2 * pos + 4], "big")
+    buf[2 * pos : 2 * pos + 4] = new.to_bytes(4, "big")
     buf[-2:] = b"\0\0"
     assert csum_replace4(check, old, new) == inet_checksum(buf)
 

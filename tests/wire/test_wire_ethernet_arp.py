@@ -22,7 +22,13 @@ def test_golden_arp_request():
     frame = bytes.fromhex(ARP_REQUEST_HEX)
     assert frame == BASIC[ARP_REQUEST]
     eth = EthHeader.parse(frame)
-    assert (eth.dst, eth.src, eth.ethertype, eth.vlan_tci, eth.hlen) == (b"\xff" * 6, MAC1, EtherType.ARP, None, 14)
+    assert (eth.dst, eth.src, eth.ethertype, eth.vlan_tci, eth.hlen) == (
+        b"\xff" * 6,
+        MAC1,
+        EtherType.ARP,
+        None,
+        14,
+    )
     assert type(eth.ethertype) is EtherType
     arp = ArpPacket.parse(frame, 14)
     assert arp.op is ArpOp.REQUEST
@@ -113,10 +119,12 @@ def test_ethernet_roundtrip(dst, src, etype, tci, tpid):
     back = EthHeader.parse(raw + b"x")
     assert back == eth
     buf = bytearray(30)
-    assert eth.pack_into(buf, 3) == eth.hlen and bytes(buf[3:3 + eth.hlen]) == raw
+    assert eth.pack_into(buf, 3) == eth.hlen and bytes(buf[3 : 3 + eth.hlen]) == raw
 
 
-@given(u16, u16, u16, macs, st.integers(0, 2**32 - 1), macs, st.integers(0, 2**32 - 1), st.binary(max_size=20))
+@given(
+    u16, u16, u16, macs, st.integers(0, 2**32 - 1), macs, st.integers(0, 2**32 - 1), st.binary(max_size=20)
+)
 def test_arp_roundtrip(htype, ptype, op, sha, spa, tha, tpa, pad):
     arp = ArpPacket(op, sha, spa, tha, tpa, htype, ptype)
     assert ArpPacket.parse(arp.pack() + pad) == arp

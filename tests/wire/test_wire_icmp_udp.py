@@ -33,9 +33,12 @@ A1, A2 = ip_aton("10.0.0.1"), ip_aton("10.0.0.2")
 
 # UDP "ping" from 10.0.0.1:57779 to 10.0.0.2:5555 and the ICMP port unreachable Linux 6.18 answered
 # with (golden/veth_basic.pcap frames 19 and 20, from the IP header on).
-UDP_IP = bytes.fromhex("45000020c1364000401165940a0000010a000002" "e1b315b3000c159c" "70696e67")
-UNREACH_IP = bytes.fromhex("45c0003cde450000400187b90a0000020a000001" "0303111d00000000"
-                           "45000020c1364000401165940a0000010a000002e1b315b3000c159c70696e67")
+UDP_IP = bytes.fromhex("45000020c1364000401165940a0000010a000002e1b315b3000c159c70696e67")
+UNREACH_IP = bytes.fromhex(
+    "45c0003cde450000400187b90a0000020a000001"
+    "0303111d00000000"
+    "45000020c1364000401165940a0000010a000002e1b315b3000c159c70696e67"
+)
 
 
 def test_golden_udp():
@@ -62,7 +65,10 @@ def test_golden_port_unreachable():
     assert quoted == Ipv4Header.parse(UDP_IP) and rest == UDP_IP[20:]
     assert UdpHeader.parse(rest).dport == 5555
     assert icmp.pack() == UNREACH_IP[20:]
-    assert IcmpHeader.error(IcmpType.DEST_UNREACH, IcmpUnreachCode.PORT_UNREACH, UDP_IP).pack() == UNREACH_IP[20:]
+    assert (
+        IcmpHeader.error(IcmpType.DEST_UNREACH, IcmpUnreachCode.PORT_UNREACH, UDP_IP).pack()
+        == UNREACH_IP[20:]
+    )
 
 
 def test_golden_echo():

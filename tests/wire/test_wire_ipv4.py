@@ -54,7 +54,9 @@ def test_golden_fragments():
     # ping -s 1600 through a 1500-byte MTU: two fragments, MF then offset 1480 (veth_router frames 8, 9).
     first = Ipv4Header.parse(ROUTER[R_FRAG1], 14, verify_checksum=True)
     second = Ipv4Header.parse(ROUTER[R_FRAG2], 14, verify_checksum=True)
-    assert first.mf and not first.df and first.frag_offset == 0 and first.is_fragment and first.tot_len == 1500
+    assert (
+        first.mf and not first.df and first.frag_offset == 0 and first.is_fragment and first.tot_len == 1500
+    )
     assert not second.mf and second.frag_offset == 1480 and second.is_fragment and second.tot_len == 148
     assert first.id == second.id == 52329
     assert second.pack() == ROUTER[R_FRAG2][14:34]
@@ -78,7 +80,9 @@ def test_golden_record_route():
 
 
 def test_decoded_option_views():
-    ts = IpOption(IpOptType.TIMESTAMP, bytes([13, 0x21]) + (7).to_bytes(4, "big") + (9).to_bytes(4, "big") + bytes(8))
+    ts = IpOption(
+        IpOptType.TIMESTAMP, bytes([13, 0x21]) + (7).to_bytes(4, "big") + (9).to_bytes(4, "big") + bytes(8)
+    )
     assert ts.pointer == 13 and ts.ts_overflow == 2 and ts.ts_flags == 1
     assert ts.ts_entries == [(7, 9), (0, 0)]
     ra = IpOption.router_alert()
@@ -168,7 +172,9 @@ def test_flag_setters():
 
 
 def test_options_are_padded_and_limited():
-    iph = Ipv4Header(saddr=1, daddr=2, protocol=IpProto.UDP, tot_len=24, options=IpOption.router_alert().pack()[:3])
+    iph = Ipv4Header(
+        saddr=1, daddr=2, protocol=IpProto.UDP, tot_len=24, options=IpOption.router_alert().pack()[:3]
+    )
     assert iph.ihl == 6
     raw = iph.pack()
     assert len(raw) == 24 and raw[20:] == b"\x94\x04\x00\x00" and inet_checksum(raw) == 0
@@ -182,9 +188,18 @@ u8 = st.integers(0, 255)
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 2**32 - 1)
 headers = st.builds(
-    Ipv4Header, tos=u8, tot_len=st.integers(60, 0xFFFF), id=u16, frag_off=u16, ttl=u8,
-    protocol=u8, check=u16, saddr=u32, daddr=u32,
-    options=st.integers(0, 10).flatmap(lambda n: st.binary(min_size=4 * n, max_size=4 * n)))
+    Ipv4Header,
+    tos=u8,
+    tot_len=st.integers(60, 0xFFFF),
+    id=u16,
+    frag_off=u16,
+    ttl=u8,
+    protocol=u8,
+    check=u16,
+    saddr=u32,
+    daddr=u32,
+    options=st.integers(0, 10).flatmap(lambda n: st.binary(min_size=4 * n, max_size=4 * n)),
+)
 
 
 @given(headers)

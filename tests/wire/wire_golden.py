@@ -31,7 +31,7 @@ def frames(name: str) -> list[bytes]:
     off = 24
     while off < len(data):
         _, _, incl, _ = struct.unpack_from("<IIII", data, off)
-        out.append(data[off + 16:off + 16 + incl])
+        out.append(data[off + 16 : off + 16 + incl])
         off += 16 + incl
     return out
 
@@ -44,4 +44,13 @@ SACK = frames("veth_sack")
 ARP_REQUEST, ARP_REPLY, ECHO_REQUEST, ECHO_REPLY, SYN, SYNACK, ACK, DATA_HELLO = range(8)
 SYN_NO_SACK, RST_ACK, SYN_NO_TS = 15, 16, 17
 UDP_TO_CLOSED_PORT, ICMP_PORT_UNREACH = 19, 20
-R_TTL_PROBE, R_TIME_EXCEEDED, R_BIG_DF, R_FRAG_NEEDED, R_RR_REQUEST, R_RR_REPLY, R_FRAG1, R_FRAG2 = 2, 3, 4, 5, 6, 7, 8, 9
+R_TTL_PROBE, R_TIME_EXCEEDED, R_BIG_DF, R_FRAG_NEEDED, R_RR_REQUEST, R_RR_REPLY, R_FRAG1, R_FRAG2 = (
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+)

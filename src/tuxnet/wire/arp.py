@@ -48,8 +48,16 @@ class ArpPacket(Fields):
     hlen = 6  # the only lengths this codec represents; parse() rejects others
     plen = 4
 
-    def __init__(self, op: int, sha: bytes, spa: int, tha: bytes, tpa: int,
-                 htype: int = ARPHRD_ETHER, ptype: int = ETH_P_IP) -> None:
+    def __init__(
+        self,
+        op: int,
+        sha: bytes,
+        spa: int,
+        tha: bytes,
+        tpa: int,
+        htype: int = ARPHRD_ETHER,
+        ptype: int = ETH_P_IP,
+    ) -> None:
         self.op = op
         self.sha = sha
         self.spa = spa
@@ -83,8 +91,9 @@ class ArpPacket(Fields):
         if len(self.sha) != 6 or len(self.tha) != 6:
             raise WireError("arp: hardware addresses must be 6 bytes", "NOT_SPECIFIED")
         try:
-            _ARP.pack_into(buf, off, self.htype, self.ptype, 6, 4, self.op, self.sha, self.spa, self.tha,
-                           self.tpa)
+            _ARP.pack_into(
+                buf, off, self.htype, self.ptype, 6, 4, self.op, self.sha, self.spa, self.tha, self.tpa
+            )
         except struct.error as exc:
             raise WireError(f"arp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         return 28

@@ -54,7 +54,7 @@ def csum_partial(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
     else:
         view = memoryview(data)
         full = length - length % _CHUNK
-        total = sum([_from_bytes(view[i:i + _CHUNK], "big") for i in range(0, full, _CHUNK)])
+        total = sum([_from_bytes(view[i : i + _CHUNK], "big") for i in range(0, full, _CHUNK)])
         if full != length:
             tail = _from_bytes(view[full:], "big")
             total += tail << 8 if length & 1 else tail

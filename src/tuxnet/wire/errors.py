@@ -11,9 +11,10 @@ without the ``SKB_DROP_REASON_`` prefix) that the receive path should report; it
 name of a :class:`tuxnet.core.trace.SkbDropReason` member (``SkbDropReason[exc.reason]``), so
 ``ip_rcv`` can tell ``InHdrErrors`` (``IP_INHDR``) from ``InCsumErrors`` (``IP_CSUM``) and
 ``InTruncatedPkts`` (``PKT_TOO_SMALL``) without parsing the message.  Errors that are not about
-received bytes (fields that cannot be encoded, bad pcap files) say ``NOT_SPECIFIED``.  ``pointer``, when set, is the byte offset from
-the start of the IP header that an ICMP Parameter Problem would carry (``pp_ptr - iph`` in
-ip_options_compile(), net/ipv4/ip_options.c).
+received bytes (fields that cannot be encoded, bad pcap files) say ``NOT_SPECIFIED``.
+
+``pointer``, when set, is the byte offset from the start of the IP header that an ICMP Parameter
+Problem would carry (``pp_ptr - iph`` in ip_options_compile(), net/ipv4/ip_options.c).
 """
 
 from __future__ import annotations

@@ -78,8 +78,14 @@ class EthHeader(Fields):
     _FIELDS = ("dst", "src", "ethertype", "vlan_tci", "vlan_proto")
     LEN = ETH_HLEN
 
-    def __init__(self, dst: bytes, src: bytes, ethertype: int, vlan_tci: int | None = None,
-                 vlan_proto: int = EtherType.VLAN) -> None:
+    def __init__(
+        self,
+        dst: bytes,
+        src: bytes,
+        ethertype: int,
+        vlan_tci: int | None = None,
+        vlan_proto: int = EtherType.VLAN,
+    ) -> None:
         self.dst = dst
         self.src = src
         self.ethertype = ethertype
@@ -116,7 +122,7 @@ class EthHeader(Fields):
         """Parse the header at ``buf[off:]``; raises :class:`WireError` when truncated."""
         try:
             dst, src, etype = _ETH.unpack_from(buf, off)
-            if etype == _TPID_VLAN or etype == _TPID_QINQ:
+            if etype in (_TPID_VLAN, _TPID_QINQ):
                 tci, inner = _VLAN.unpack_from(buf, off + ETH_HLEN)
                 return cls(dst, src, _ETYPE_GET(inner, inner), tci, _ETYPE_GET(etype, etype))
         except struct.error:

@@ -191,12 +191,17 @@ class IcmpHeader(Fields):
         when no valid IPv4 header is quoted.
         """
         iph = Ipv4Header.parse(self.payload, 0, False, False)
-        return iph, self.payload[iph.hlen:]
+        return iph, self.payload[iph.hlen :]
 
     # -- codec ----------------------------------------------------------------------------------
     @classmethod
-    def parse(cls, buf: bytes | bytearray | memoryview, off: int = 0, end: int | None = None,
-              verify_checksum: bool = False) -> IcmpHeader:
+    def parse(
+        cls,
+        buf: bytes | bytearray | memoryview,
+        off: int = 0,
+        end: int | None = None,
+        verify_checksum: bool = False,
+    ) -> IcmpHeader:
         """Parse the message in ``buf[off:end]`` (``end`` defaults to the end of ``buf``; pass
         the IP payload end to leave out link-layer padding)."""
         if end is None or end > len(buf):
@@ -207,7 +212,7 @@ class IcmpHeader(Fields):
         if verify_checksum and csum_fold(csum_partial(buf[off:end])):
             raise WireError(f"icmp: bad checksum 0x{check:04x}", "ICMP_CSUM")
         code_get = _CODE_MAPS.get(t)
-        return cls(_TYPE_GET(t, t), code_get(c, c) if code_get else c, check, rest, bytes(buf[off + 8:end]))
+        return cls(_TYPE_GET(t, t), code_get(c, c) if code_get else c, check, rest, bytes(buf[off + 8 : end]))
 
     def _checksum(self) -> int:
         r = self.rest
@@ -230,5 +235,5 @@ class IcmpHeader(Fields):
         except (struct.error, TypeError) as exc:
             raise WireError(f"icmp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         n = len(self.payload)
-        buf[off + 8:off + 8 + n] = self.payload
+        buf[off + 8 : off + 8 + n] = self.payload
         return 8 + n

@@ -183,7 +183,9 @@ class IpOption(Fields):
         if self.type <= 1:
             return bytes((self.type,))
         if len(self.data) > MAX_IPOPTLEN - 2:
-            raise WireError(f"ip option {self.type}: {len(self.data)} data bytes is too long", "NOT_SPECIFIED")
+            raise WireError(
+                f"ip option {self.type}: {len(self.data)} data bytes is too long", "NOT_SPECIFIED"
+            )
         return bytes((self.type, len(self.data) + 2)) + bytes(self.data)
 
 
@@ -260,7 +262,7 @@ def parse_ip_options(opts: bytes | bytearray | memoryview, base: int = 20) -> li
             if 134 in seen:
                 raise _opt_error("second CIPSO option", base + i)
             seen.add(134)
-        out.append(IpOption(_OPT_GET(t, t), bytes(opts[i + 2:i + optlen])))
+        out.append(IpOption(_OPT_GET(t, t), bytes(opts[i + 2 : i + optlen])))
         i += optlen
     return out
 
@@ -289,13 +291,36 @@ class Ipv4Header(Fields):
         "ttl",
         "version",
     )
-    _FIELDS = ("version", "ihl", "tos", "tot_len", "id", "frag_off", "ttl", "protocol", "check", "saddr",
-               "daddr", "options")
+    _FIELDS = (
+        "version",
+        "ihl",
+        "tos",
+        "tot_len",
+        "id",
+        "frag_off",
+        "ttl",
+        "protocol",
+        "check",
+        "saddr",
+        "daddr",
+        "options",
+    )
     LEN = 20
 
-    def __init__(self, version: int = 4, tos: int = 0, tot_len: int = 20, id: int = 0,
-                 frag_off: int = 0, ttl: int = 64, protocol: int = 0, check: int = 0, saddr: int = 0,
-                 daddr: int = 0, options: bytes = b"") -> None:
+    def __init__(
+        self,
+        version: int = 4,
+        tos: int = 0,
+        tot_len: int = 20,
+        id: int = 0,
+        frag_off: int = 0,
+        ttl: int = 64,
+        protocol: int = 0,
+        check: int = 0,
+        saddr: int = 0,
+        daddr: int = 0,
+        options: bytes = b"",
+    ) -> None:
         self.version = version
         self.tos = tos
         self.tot_len = tot_len
@@ -362,8 +387,13 @@ class Ipv4Header(Fields):
 
     # -- codec ----------------------------------------------------------------------------------
     @classmethod
-    def parse(cls, buf: bytes | bytearray | memoryview, off: int = 0, verify_checksum: bool = False,
-              check_len: bool = True) -> Ipv4Header:
+    def parse(
+        cls,
+        buf: bytes | bytearray | memoryview,
+        off: int = 0,
+        verify_checksum: bool = False,
+        check_len: bool = True,
+    ) -> Ipv4Header:
         """Parse the header at ``buf[off:]`` with ip_rcv_core()'s checks.
 
         ``check_len=False`` skips the tot_len checks, for headers quoted in ICMP errors whose
@@ -383,16 +413,17 @@ class Ipv4Header(Fields):
         avail = len(buf) - off
         if hlen > avail:
             raise WireError(f"ipv4: truncated options (ihl={ihl}, {avail} bytes)", "IP_INHDR")
-        if verify_checksum and csum_fold(csum_partial(buf[off:off + hlen])):
+        if verify_checksum and csum_fold(csum_partial(buf[off : off + hlen])):
             raise WireError(f"ipv4: bad header checksum 0x{check:04x}", "IP_CSUM")
         if check_len:
             if tot_len > avail:
                 raise WireError(f"ipv4: tot_len {tot_len} > {avail} bytes received", "PKT_TOO_SMALL")
             if tot_len < hlen:
                 raise WireError(f"ipv4: tot_len {tot_len} < header length {hlen}", "IP_INHDR")
-        options = bytes(buf[off + 20:off + hlen]) if hlen > 20 else b""
-        return cls(4, tos, tot_len, id_, frag_off, ttl, _PROTO_GET(proto, proto), check, saddr, daddr,
-                   options)
+        options = bytes(buf[off + 20 : off + hlen]) if hlen > 20 else b""
+        return cls(
+            4, tos, tot_len, id_, frag_off, ttl, _PROTO_GET(proto, proto), check, saddr, daddr, options
+        )
 
     def _words(self) -> tuple[int, bytes]:
         opts = self.options
@@ -406,8 +437,17 @@ class Ipv4Header(Fields):
     def _csum(self, vihl: int, opts: bytes) -> int:
         s = self.saddr
         d = self.daddr
-        total = ((vihl << 8) | self.tos) + self.tot_len + self.id + self.frag_off + \
-            ((self.ttl << 8) | self.protocol) + (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF)
+        total = (
+            ((vihl << 8) | self.tos)
+            + self.tot_len
+            + self.id
+            + self.frag_off
+            + ((self.ttl << 8) | self.protocol)
+            + (s >> 16)
+            + (s & 0xFFFF)
+            + (d >> 16)
+            + (d & 0xFFFF)
+        )
         return csum_fold(csum_partial(opts, total) if opts else total)
 
     def pack(self, compute_checksum: bool = True) -> bytes:
@@ -416,8 +456,18 @@ class Ipv4Header(Fields):
         vihl, opts = self._words()
         try:
             check = self._csum(vihl, opts) if compute_checksum else self.check
-            hdr = _IPH.pack(vihl, self.tos, self.tot_len, self.id, self.frag_off, self.ttl, self.protocol,
-                            check, self.saddr, self.daddr)
+            hdr = _IPH.pack(
+                vihl,
+                self.tos,
+                self.tot_len,
+                self.id,
+                self.frag_off,
+                self.ttl,
+                self.protocol,
+                check,
+                self.saddr,
+                self.daddr,
+            )
         except (struct.error, TypeError) as exc:
             raise WireError(f"ipv4: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         return hdr + opts if opts else hdr
@@ -427,19 +477,31 @@ class Ipv4Header(Fields):
         vihl, opts = self._words()
         try:
             check = self._csum(vihl, opts) if compute_checksum else self.check
-            _IPH.pack_into(buf, off, vihl, self.tos, self.tot_len, self.id, self.frag_off, self.ttl,
-                           self.protocol, check, self.saddr, self.daddr)
+            _IPH.pack_into(
+                buf,
+                off,
+                vihl,
+                self.tos,
+                self.tot_len,
+                self.id,
+                self.frag_off,
+                self.ttl,
+                self.protocol,
+                check,
+                self.saddr,
+                self.daddr,
+            )
         except (struct.error, TypeError) as exc:
             raise WireError(f"ipv4: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         if opts:
-            buf[off + 20:off + 20 + len(opts)] = opts
+            buf[off + 20 : off + 20 + len(opts)] = opts
         return 20 + len(opts)
 
 
 def ip_fast_csum(buf: bytes | bytearray | memoryview, off: int = 0) -> int:
     """Checksum over the header at ``off`` (ihl read from the buffer): 0 when the header is intact."""
     hlen = (buf[off] & 15) << 2
-    return csum_fold(csum_partial(buf[off:off + hlen]))
+    return csum_fold(csum_partial(buf[off : off + hlen]))
 
 
 def ip_send_check(buf: bytearray | memoryview, off: int = 0) -> None:

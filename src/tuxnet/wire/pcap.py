@@ -53,8 +53,13 @@ class PcapWriter:
 
     __slots__ = ("autoflush", "count", "file", "linktype", "snaplen")
 
-    def __init__(self, file: BinaryIO, linktype: int = LINKTYPE_ETHERNET, snaplen: int = DEFAULT_SNAPLEN,
-                 autoflush: bool = True) -> None:
+    def __init__(
+        self,
+        file: BinaryIO,
+        linktype: int = LINKTYPE_ETHERNET,
+        snaplen: int = DEFAULT_SNAPLEN,
+        autoflush: bool = True,
+    ) -> None:
         self.file = file
         self.linktype = linktype
         self.snaplen = snaplen
@@ -72,7 +77,7 @@ class PcapWriter:
         if orig_len is None:
             orig_len = n
         if n > self.snaplen:
-            data = data[:self.snaplen]
+            data = data[: self.snaplen]
             n = self.snaplen
         sec, nsec = divmod(ts_ns, _NS)
         self.file.write(_RECORD_LE.pack(sec, nsec, n, orig_len))
@@ -142,14 +147,22 @@ class PcapReader:
                 return
             off = self._offset
             if len(head) < 16:
-                raise WireError(f"pcap: truncated record header at offset {off} ({len(head)} of 16 bytes)", "NOT_SPECIFIED")
+                raise WireError(
+                    f"pcap: truncated record header at offset {off} ({len(head)} of 16 bytes)",
+                    "NOT_SPECIFIED",
+                )
             sec, frac, incl, orig = rec.unpack(head)
             if incl > limit:
-                raise WireError(f"pcap: record at offset {off} claims {incl} bytes, more than the "
-                                f"snapshot length {limit}", "NOT_SPECIFIED")
+                raise WireError(
+                    f"pcap: record at offset {off} claims {incl} bytes, more than the "
+                    f"snapshot length {limit}",
+                    "NOT_SPECIFIED",
+                )
             data = read(incl)
             if len(data) < incl:
-                raise WireError(f"pcap: truncated record at offset {off} ({len(data)} of {incl} bytes)", "NOT_SPECIFIED")
+                raise WireError(
+                    f"pcap: truncated record at offset {off} ({len(data)} of {incl} bytes)", "NOT_SPECIFIED"
+                )
             self._offset = off + 16 + incl
             yield sec * _NS + frac * scale, orig, data
 

@@ -107,7 +107,8 @@ class TcpOption(tuple):
         return hash((type(self).__name__, tuple(self)))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{f}={v!r}' for f, v in zip(self._fields, self))})"
+        args = ", ".join(f"{f}={v!r}" for f, v in zip(self._fields, self, strict=True))
+        return f"{type(self).__name__}({args})"
 
     def pack(self) -> bytes:
         raise NotImplementedError
@@ -272,7 +273,7 @@ def parse_tcp_options(raw: bytes | bytearray | memoryview) -> tuple[TcpOption, .
         elif kind == TCPOPT_SACK and size >= 10 and not (size - 2) & 7:
             out.append(TcpOptSack([_SACK_BLOCK.unpack_from(raw, j) for j in range(i + 2, i + size, 8)]))
         else:
-            out.append(TcpOptUnknown(kind, bytes(raw[i + 2:i + size])))
+            out.append(TcpOptUnknown(kind, bytes(raw[i + 2 : i + size])))
         i += size
     return tuple(out)
 
@@ -288,8 +289,9 @@ def encode_tcp_options(options: Iterable[TcpOption]) -> bytes:
     return raw
 
 
-def linux_syn_options(mss: int, sack: bool = True, ts: tuple[int, int] | None = None,
-                      wscale: int | None = None) -> tuple[TcpOption, ...]:
+def linux_syn_options(
+    mss: int, sack: bool = True, ts: tuple[int, int] | None = None, wscale: int | None = None
+) -> tuple[TcpOption, ...]:
     """The options of a Linux SYN or SYN-ACK, in tcp_options_write()'s order and alignment.
 
     MSS; then with timestamps either SACK_PERM + TIMESTAMP (12 bytes) or NOP, NOP, TIMESTAMP;
@@ -307,8 +309,9 @@ def linux_syn_options(mss: int, sack: bool = True, ts: tuple[int, int] | None = 
     return tuple(opts)
 
 
-def linux_data_options(ts: tuple[int, int] | None = None,
-                       sack_blocks: Sequence[tuple[int, int]] = ()) -> tuple[TcpOption, ...]:
+def linux_data_options(
+    ts: tuple[int, int] | None = None, sack_blocks: Sequence[tuple[int, int]] = ()
+) -> tuple[TcpOption, ...]:
     """The options of an established-state Linux segment: NOP, NOP, TIMESTAMP; NOP, NOP, SACK.
 
     As tcp_options_write() lays them out (and tcp_established_options() limits the SACK blocks
@@ -332,14 +335,47 @@ class TcpHeader(Fields):
     ``res1`` is the 4 reserved bits next to ``doff``, kept so odd packets re-encode unchanged.
     """
 
-    __slots__ = ("_opts", "_raw", "ack", "check", "dport", "flags", "res1", "seq", "sport", "urg_ptr",
-                 "window")
-    _FIELDS = ("sport", "dport", "seq", "ack", "doff", "res1", "flags", "window", "check", "urg_ptr",
-               "options_bytes")
+    __slots__ = (
+        "_opts",
+        "_raw",
+        "ack",
+        "check",
+        "dport",
+        "flags",
+        "res1",
+        "seq",
+        "sport",
+        "urg_ptr",
+        "window",
+    )
+    _FIELDS = (
+        "sport",
+        "dport",
+        "seq",
+        "ack",
+        "doff",
+        "res1",
+        "flags",
+        "window",
+        "check",
+        "urg_ptr",
+        "options_bytes",
+    )
     LEN = 20
 
-    def __init__(self, sport: int, dport: int, seq: int = 0, ack: int = 0, flags: int = 0, window: int = 0,
-                 check: int = 0, urg_ptr: int = 0, options: Iterable[TcpOption] = (), res1: int = 0) -> None:
+    def __init__(
+        self,
+        sport: int,
+        dport: int,
+        seq: int = 0,
+        ack: int = 0,
+        flags: int = 0,
+        window: int = 0,
+        check: int = 0,
+        urg_ptr: int = 0,
+        options: Iterable[TcpOption] = (),
+        res1: int = 0,
+    ) -> None:
         self.sport = sport
         self.dport = dport
         self.seq = seq
@@ -390,7 +426,9 @@ class TcpHeader(Fields):
     @options_bytes.setter
     def options_bytes(self, raw: bytes) -> None:
         if len(raw) & 3 or len(raw) > MAX_TCP_OPTION_SPACE:
-            raise WireError(f"tcp: option area of {len(raw)} bytes is not a multiple of 4 up to 40", "NOT_SPECIFIED")
+            raise WireError(
+                f"tcp: option area of {len(raw)} bytes is not a multiple of 4 up to 40", "NOT_SPECIFIED"
+            )
         self._raw = bytes(raw)
         self._opts = None
 
@@ -430,7 +468,7 @@ class TcpHeader(Fields):
             raise WireError(f"tcp: data offset {offres >> 4} runs past the {avail} bytes of the segment")
         hdr = cls(sport, dport, seq, ack, _FLAGS[flags], window, check, urg, (), offres & 15)
         if hlen > 20:
-            hdr._raw = bytes(buf[off + 20:off + hlen])
+            hdr._raw = bytes(buf[off + 20 : off + hlen])
             hdr._opts = None
         return hdr
 
@@ -439,38 +477,81 @@ class TcpHeader(Fields):
         raw = self._raw
         seq = self.seq
         ack = self.ack
-        total = pseudo_header_sum(saddr, daddr, _IPPROTO_TCP, 20 + len(raw) + len(payload)) + \
-            self.sport + self.dport + (seq >> 16) + (seq & 0xFFFF) + (ack >> 16) + (ack & 0xFFFF) + \
-            ((5 + (len(raw) >> 2)) << 12 | self.res1 << 8 | self.flags) + self.window + self.urg_ptr
+        total = (
+            pseudo_header_sum(saddr, daddr, _IPPROTO_TCP, 20 + len(raw) + len(payload))
+            + self.sport
+            + self.dport
+            + (seq >> 16)
+            + (seq & 0xFFFF)
+            + (ack >> 16)
+            + (ack & 0xFFFF)
+            + ((5 + (len(raw) >> 2)) << 12 | self.res1 << 8 | self.flags)
+            + self.window
+            + self.urg_ptr
+        )
         if raw:
             total = csum_partial(raw, total)
         return csum_fold(csum_partial(payload, total) if payload else total)
 
-    def pack(self, saddr: int | None = None, daddr: int | None = None,
-             payload: bytes | bytearray | memoryview = b"") -> bytes:
+    def pack(
+        self,
+        saddr: int | None = None,
+        daddr: int | None = None,
+        payload: bytes | bytearray | memoryview = b"",
+    ) -> bytes:
         """Header and option bytes.  With ``saddr``/``daddr`` the checksum is computed over pseudo
         header, header and ``payload``; without them ``self.check`` is written."""
         raw = self._raw
         try:
-            check = self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
-            hdr = _TCP.pack(self.sport, self.dport, self.seq, self.ack, (5 + (len(raw) >> 2)) << 4 | self.res1,
-                            self.flags, self.window, check, self.urg_ptr)
+            check = (
+                self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            )
+            hdr = _TCP.pack(
+                self.sport,
+                self.dport,
+                self.seq,
+                self.ack,
+                (5 + (len(raw) >> 2)) << 4 | self.res1,
+                self.flags,
+                self.window,
+                check,
+                self.urg_ptr,
+            )
         except (struct.error, TypeError) as exc:
             raise WireError(f"tcp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         return hdr + raw if raw else hdr
 
-    def pack_into(self, buf: bytearray | memoryview, off: int = 0, saddr: int | None = None,
-                  daddr: int | None = None, payload: bytes | bytearray | memoryview = b"") -> int:
+    def pack_into(
+        self,
+        buf: bytearray | memoryview,
+        off: int = 0,
+        saddr: int | None = None,
+        daddr: int | None = None,
+        payload: bytes | bytearray | memoryview = b"",
+    ) -> int:
         """Write header and options into ``buf`` at ``off``; returns the header length."""
         raw = self._raw
         try:
-            check = self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
-            _TCP.pack_into(buf, off, self.sport, self.dport, self.seq, self.ack,
-                           (5 + (len(raw) >> 2)) << 4 | self.res1, self.flags, self.window, check, self.urg_ptr)
+            check = (
+                self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            )
+            _TCP.pack_into(
+                buf,
+                off,
+                self.sport,
+                self.dport,
+                self.seq,
+                self.ack,
+                (5 + (len(raw) >> 2)) << 4 | self.res1,
+                self.flags,
+                self.window,
+                check,
+                self.urg_ptr,
+            )
         except (struct.error, TypeError) as exc:
             raise WireError(f"tcp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         if raw:
-            buf[off + 20:off + 20 + len(raw)] = raw
+            buf[off + 20 : off + 20 + len(raw)] = raw
         return 20 + len(raw)
 
 

@@ -34,8 +34,9 @@ class UdpHeader(Fields):
         self.check = check
 
     @classmethod
-    def parse(cls, buf: bytes | bytearray | memoryview, off: int = 0, end: int | None = None,
-              check_len: bool = True) -> UdpHeader:
+    def parse(
+        cls, buf: bytes | bytearray | memoryview, off: int = 0, end: int | None = None, check_len: bool = True
+    ) -> UdpHeader:
         """Parse the header at ``buf[off:]``; ``end`` is where the IP payload ends (default: end of
         ``buf``).  ``check_len=False`` skips the length-field checks (for headers quoted in ICMP)."""
         if end is None or end > len(buf):
@@ -57,21 +58,35 @@ class UdpHeader(Fields):
         total = pseudo_header_sum(saddr, daddr, _IPPROTO_UDP, n) + self.sport + self.dport + n
         return csum_fold(csum_partial(payload, total)) or 0xFFFF
 
-    def pack(self, saddr: int | None = None, daddr: int | None = None,
-             payload: bytes | bytearray | memoryview = b"") -> bytes:
+    def pack(
+        self,
+        saddr: int | None = None,
+        daddr: int | None = None,
+        payload: bytes | bytearray | memoryview = b"",
+    ) -> bytes:
         """Header bytes.  With ``saddr``/``daddr`` the checksum is computed over the pseudo header,
         this header and ``payload``; without them ``self.check`` is written (0: no checksum)."""
         try:
-            check = self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            check = (
+                self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            )
             return _UDP.pack(self.sport, self.dport, self.length, check)
         except (struct.error, TypeError) as exc:
             raise WireError(f"udp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
 
-    def pack_into(self, buf: bytearray | memoryview, off: int = 0, saddr: int | None = None,
-                  daddr: int | None = None, payload: bytes | bytearray | memoryview = b"") -> int:
+    def pack_into(
+        self,
+        buf: bytearray | memoryview,
+        off: int = 0,
+        saddr: int | None = None,
+        daddr: int | None = None,
+        payload: bytes | bytearray | memoryview = b"",
+    ) -> int:
         """Write the header into ``buf`` at ``off`` (checksum as in :meth:`pack`); returns 8."""
         try:
-            check = self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            check = (
+                self.check if saddr is None or daddr is None else self.compute_checksum(saddr, daddr, payload)
+            )
             _UDP.pack_into(buf, off, self.sport, self.dport, self.length, check)
         except (struct.error, TypeError) as exc:
             raise WireError(f"udp: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
@@ -88,4 +103,6 @@ def udp_checksum_ok(saddr: int, daddr: int, datagram: bytes | bytearray | memory
         return False
     if datagram[6] == 0 and datagram[7] == 0:
         return True
-    return csum_fold(csum_partial(datagram, pseudo_header_sum(saddr, daddr, _IPPROTO_UDP, len(datagram)))) == 0
+    return (
+        csum_fold(csum_partial(datagram, pseudo_header_sum(saddr, daddr, _IPPROTO_UDP, len(datagram)))) == 0
+    )
