@@ -62,7 +62,7 @@ def test_empty_and_zero():
     assert csum_fold(0x1_0000) == 0xFFFE  # end-around carry
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300), st.integers(0, 0xFFFFFFFF))
 def test_matches_reference(data, initial):
     assert csum_fold(csum_partial(data)) == ref_checksum(data)
@@ -72,7 +72,7 @@ def test_matches_reference(data, initial):
     assert csum_fold(csum_partial(data, initial)) == (~expect & 0xFFFF)
 
 
-@settings(max_examples=25)
+@settings(max_examples=25, deadline=None)
 @given(st.integers(4090, 12300), st.randoms(use_true_random=False))
 def test_matches_reference_across_chunks(length, rnd):
     data = rnd.randbytes(length)

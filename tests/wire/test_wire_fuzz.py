@@ -59,7 +59,7 @@ def decode_frame(buf: bytes, verify: bool) -> None:
     exercise_ip(buf, eth.hlen, verify)
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=160), st.integers(0, 170), st.booleans())
 def test_every_parser_on_arbitrary_bytes(data, off, verify):
     attempt(EthHeader.parse, data, off)
@@ -78,7 +78,7 @@ def test_every_parser_on_arbitrary_bytes(data, off, verify):
 GOLDEN_FRAMES = [f for f in BASIC + ROUTER + SACK if len(f) < 200]
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(
     st.sampled_from(GOLDEN_FRAMES),
     st.lists(st.tuples(st.integers(0, 199), st.integers(0, 255)), max_size=6),
@@ -94,7 +94,7 @@ def test_mutated_linux_frames(frame, edits, cut, verify):
     decode_frame(bytes(buf), verify)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=44))
 def test_ip_option_bytes(opts):
     # Through the header (ihl covers the options), not just the option walker.
@@ -107,7 +107,7 @@ def test_ip_option_bytes(opts):
             opt.pointer, opt.addrs, opt.ts_entries, opt.ts_flags, opt.ts_overflow, opt.ra_value  # noqa: B018
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=100))
 def test_pcap_reader_on_garbage(data):
     for head in (b"", bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000")):

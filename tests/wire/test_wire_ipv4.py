@@ -212,7 +212,7 @@ def test_roundtrip(iph):
     assert back.pack() == sent and back.protocol == iph.protocol
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(headers.filter(lambda h: h.ttl > 1))
 def test_decrease_ttl_matches_recompute(iph):
     buf = bytearray(iph.pack())

@@ -120,7 +120,7 @@ def test_bad_files(data, message):
         list(PcapReader(io.BytesIO(data)))
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=120))
 def test_garbage_only_raises_wire_error(data):
     for prefix in (b"", struct.pack("<IHHiIII", PCAP_MAGIC_NSEC, 2, 4, 0, 0, 200, 1)):

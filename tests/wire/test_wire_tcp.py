@@ -237,7 +237,7 @@ option_lists = st.lists(single_options, max_size=8).filter(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(u16, u16, u32, u32, st.integers(0, 255), u16, u16, u16, option_lists, st.binary(max_size=40), u32, u32)
 def test_roundtrip(sport, dport, seq, ack, flags, window, check, urg, options, payload, src, dst):
     th = TcpHeader(sport, dport, seq, ack, flags, window, check, urg, options)
