@@ -76,6 +76,7 @@ class SkbDropReason(Enum):
     TCP_LISTEN_OVERFLOW = "TCP_LISTEN_OVERFLOW"
     SOCKET_CLOSE = "SOCKET_CLOSE"
     TAP_FILTER = "TAP_FILTER"
+    IP_LOCALNET = "IP_LOCALNET"  # loopback address from/to a device without route_localnet
     QUEUE_PURGE = "QUEUE_PURGE"  # __skb_queue_purge (6.7+): e.g. a neighbour's unresolved queue flushed
 
 
