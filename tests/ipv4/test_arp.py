@@ -285,8 +285,24 @@ def test_frames_for_other_hosts_are_ignored_silently():
     c1 = Cap(h1, d1)
     total = h2.drops.total()
     inject(d1, arp_frame(1, d1.mac, A1, bytes(6), A2, dst=M3))  # unicast to another MAC
+    inject(d1, arp_frame(1, d1.mac, A1, bytes(6), ip_aton("10.0.0.77")))  # who-has someone else
     lab.run(0)
     assert not c1.rx() and h2.drops.total() == total and not h2.arp.entries()
+    # the route lookup for someone else's address is not an IP receive error
+    assert h2.mib.ip.InAddrErrors == 0 and h2.mib.ipext.InNoRoutes == 0
+
+
+def test_arp_filter_answers_only_where_the_route_back_leaves():
+    lab, h1, h2, d1, d2 = _three_hosts()
+    if getattr(h2, "route", None) is None:
+        pytest.skip("arp_filter needs the route module")
+    h2.sysctl.set("net.ipv4.conf.all.arp_filter", 1)
+    c1 = Cap(h1, d1)
+    inject(d1, arp_frame(1, d1.mac, A1, bytes(6), ip_aton("10.1.0.2")))  # route to 10.0.0.1: eth0
+    inject(d1, arp_frame(1, M2, ip_aton("10.1.0.3"), bytes(6), A2, src=M2))  # route back: eth1
+    lab.run(0)
+    assert c1.rx() == [arp_frame(2, d2.mac, ip_aton("10.1.0.2"), d1.mac, A1, dst=d1.mac)]
+    assert h2.mib.tcpext.ArpFilter == 1
 
 
 # ---------------------------------------------------------------- announcements

@@ -355,11 +355,14 @@ class ArpTable(NeighTable):
         """ip_route_input_noref(skb, tip, sip, 0, dev)'s route type, None when it fails."""
         route = getattr(self.ns, "route", None)
         if route is not None:
-            from tuxnet.ipv4.route import RouteInputError
+            from tuxnet.ipv4 import route as route_mod
 
+            # The bare lookup (ip_route_input_slow): a request for another host gives an
+            # RTN_UNREACHABLE route, and arp_process never reaches ip_error, so none of the
+            # ip_rcv accounting (InAddrErrors, IPReversePathFilter) that route.input adds applies.
             try:
-                return route.input(skb, tip, sip, 0, dev).rt_type
-            except RouteInputError:
+                return route.input_slow(tip, sip, 0, dev, skb.mark).rt_type
+            except (route_mod._Martian, route_mod.RouteInputError):
                 return None
         # No routing yet: the martian-source checks of ip_route_input_slow, then the local table.
         if is_multicast(sip) or is_lbcast(sip) or is_zeronet(sip):
