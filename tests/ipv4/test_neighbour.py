@@ -498,3 +498,17 @@ def test_periodic_gc_only_from_gc_thresh1():
     assert n.dead
     lab.run(600)  # below gc_thresh1 again: the work stopped re-arming, the loop goes idle
     assert h1.arp.stats.periodic_gc_runs == 1
+
+
+def test_ntable_view_follows_sysctls():
+    lab, h1, h2, d1, d2 = lab2()
+    info = h1.arp.parms_info("eth0")
+    assert info["base_reachable"] == 30000 and 15000 <= info["reachable"] < 45000
+    assert info["reachable"] == h1.arp.reachable_time(d1) // NSEC_PER_MSEC
+    h1.sysctl.set("net.ipv4.neigh.eth0.unres_qlen_bytes", 10 * SKB_TRUESIZE_ETH_FRAME)
+    h1.sysctl.set("net.ipv4.neigh.eth0.locktime", 250)
+    info = h1.arp.parms_info("eth0")
+    assert info["queue"] == 10 and info["locktime"] == 2500
+    t = h1.arp.table_info()
+    h1.arp.output(ip_skb(1), d1, A2)
+    assert h1.arp.table_info()["entries"] == t["entries"] + 1 == 1

@@ -764,6 +764,32 @@ class NeighTable:
                     count += 1
         return count
 
+    def parms_info(self, name: str = "default") -> dict[str, int]:
+        """One parms block as ``ip ntable show`` prints it (times in ms, queue in packets)."""
+        sysctl = self.ns.sysctl
+
+        def p(key: str) -> int:
+            return sysctl.neigh(name, key)
+
+        return {
+            "refcnt": 1, "reachable": self.reachable_time_of(name) // NSEC_PER_MSEC,
+            "base_reachable": p("base_reachable_time_ms"), "retrans": p("retrans_time_ms"),
+            "gc_stale": p("gc_stale_time") * 1000, "delay_probe": p("delay_first_probe_time") * 1000,
+            "queue": p("unres_qlen"), "app_probes": p("app_solicit"), "ucast_probes": p("ucast_solicit"),
+            "mcast_probes": p("mcast_solicit"), "mcast_reprobes": p("mcast_resolicit"),
+            "anycast_delay": p("anycast_delay") * 10, "proxy_delay": p("proxy_delay") * 10,
+            "proxy_queue": p("proxy_qlen"), "locktime": p("locktime") * 10,
+        }
+
+    def table_info(self) -> dict[str, int]:
+        """The table-wide part of ``ip ntable show`` (thresholds, gc_int in ms, sizes)."""
+        return {
+            "thresh1": self._gparm("gc_thresh1"), "thresh2": self._gparm("gc_thresh2"),
+            "thresh3": self._gparm("gc_thresh3"), "gc_int": self._gparm("gc_interval") * 1000,
+            "entries": len(self.hash), "gc_entries": len(self.gc_list), "hash_shift": self.hash_shift,
+            "last_flush": self.last_flush, "last_rand": self.last_rand,
+        }
+
     @property
     def gc_entries(self) -> int:
         return len(self.gc_list)
