@@ -20,13 +20,14 @@ Guarantees, as Linux 6.x:
   protocol type, an op other than request/reply, a multicast or (without route_localnet) loopback
   target, or a gratuitous ARP with drop_gratuitous_arp -> NOT_SPECIFIED (all counted in
   ``ns.drops``, never raised). RFC 5227 probes (sender 0.0.0.0) for a local address are answered.
-  A request for a local address (ip_route_input says RTN_LOCAL, or the address is local when
-  there is no route module yet) is answered unless arp_ignore (0/1/2/3/8) or arp_filter says no,
-  and creates/refreshes a STALE entry for the sender (neigh_event_ns). Everything else updates an
-  existing entry: a unicast reply -> REACHABLE, requests and broadcast replies -> STALE, a
-  different address only after ``locktime`` since the last update unless the packet is a
-  gratuitous ARP. New entries come from unsolicited packets only with arp_accept (1, or 2 for a
-  sender in a subnet of the receiving device).
+  A request for a local address (the input route lookup, ip_route_input_slow, says RTN_LOCAL;
+  without a route module: the local-table type after the martian-source checks) is answered
+  unless arp_ignore (0/1/2/3/8) or arp_filter says no, and creates/refreshes a STALE entry for
+  the sender (neigh_event_ns). Everything else updates an existing entry: a unicast reply ->
+  REACHABLE, requests and broadcast replies -> STALE, a different address only after
+  ``locktime`` since the last update unless the packet is a gratuitous ARP. New entries come
+  from unsolicited packets only with arp_accept (1, or 2 for a sender in a subnet of the
+  receiving device).
 - Gratuitous ARP requests (``send_gratuitous``) go out for every address of a device on NETDEV_UP
   and on a MAC change when arp_notify is set (inetdev_send_gratuitous_arp), one softirq pass after
   the event so a veth has its carrier by then.
