@@ -20,12 +20,13 @@ Linux details kept (where they differ from RFC 9438, Linux wins):
 - Growth is capped at one packet per two ACKed (``cnt >= 2``): cwnd at most x1.5 per round trip;
   with no W_max yet (first epoch), ``cnt <= 20`` (5% per round trip).
 - ``ssthresh = max(cwnd * 717 / 1024, 2)``; undo via ``tcp_reno_undo_cwnd``.
-- HyStart (hybrid slow start) above ``hystart_low_window`` = 16 packets, both detectors on
-  (``hystart_detect`` = 3): ACK train (ACKs closer than ``hystart_ack_delta_us`` = 2 ms spanning more
-  than delay_min/2, or delay_min without pacing... see ``hystart_update``) and delay increase (after
-  HYSTART_MIN_SAMPLES = 8 samples in a round, the round's min RTT above
-  ``delay_min + clamp(delay_min / 8, 4 ms, 16 ms)``). Either ends slow start: ssthresh = cwnd, and
-  counts TcpExt TCPHystartTrainDetect/TrainCwnd or TCPHystartDelayDetect/DelayCwnd.
+- HyStart (hybrid slow start) from ``hystart_low_window`` = 16 packets, both detectors on
+  (``hystart_detect`` = 3). ACK train: a round's ACKs keep arriving within ``hystart_ack_delta_us``
+  = 2 ms of each other for longer than delay_min / 2 (delay_min for a paced flow). Delay: after
+  HYSTART_MIN_SAMPLES = 8 RTT samples in a round, the round's minimum exceeds
+  ``delay_min + clamp(delay_min / 8, 4 ms, 16 ms)``. Either ends slow start (ssthresh = cwnd) and
+  counts TcpExt TCPHystartTrainDetect/TCPHystartTrainCwnd or TCPHystartDelayDetect/DelayCwnd in
+  ``tp.tcpext``. A round ends when snd_una passes the snd_nxt recorded at its start.
 - Idle restart: on CA_EVENT_TX_START the epoch start moves forward by the idle time so the cubic
   curve does not credit the idle period (``cubictcp_cwnd_event``); needs ``tp.lsndtime`` (jiffies).
 - ``hystart_ack_delay`` uses ``sk_gso_max_size``, which is 0 on tuxnet's GSO-less devices, as it is
