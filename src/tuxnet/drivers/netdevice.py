@@ -257,7 +257,9 @@ class NetDevice:
         """__netif_receive_skb_core: taps, rx_handler (bridge), then the L3 handler."""
         ns = self.ns
         skb.dev = self
-        if skb.len < ETH_HLEN and self.type == ARPHRD_ETHER:
+        # loopback has Ethernet header_ops too (loopback_xmit runs eth_type_trans)
+        eth = self.type == ARPHRD_ETHER or self.type == ARPHRD_LOOPBACK
+        if skb.len < ETH_HLEN and eth:
             self.stats.rx_length_errors += 1
             self.stats.rx_errors += 1
             ns.kfree_skb(skb, SkbDropReason.PKT_TOO_SMALL)
@@ -265,7 +267,7 @@ class NetDevice:
         st = self.stats
         st.rx_packets += 1
         st.rx_bytes += skb.len
-        if self.type == ARPHRD_ETHER:
+        if eth:
             proto = self.eth_type_trans(skb)
             if skb.pkt_type == PacketType.MULTICAST:
                 st.multicast += 1
