@@ -488,12 +488,13 @@ def test_periodic_gc_only_from_gc_thresh1():
     for i in range(3):
         h1.arp.output(ip_skb(i), d1, ip_aton(f"10.0.0.{100 + i}"))
     lab.run(400)  # below gc_thresh1 (128): FAILED and stale entries stay
-    assert len(h1.arp) == 4 and h1.arp.stats.periodic_gc_runs == 0
+    assert len(h1.arp.entries(d1)) == 4 and h1.arp.stats.periodic_gc_runs == 0
     assert n.nud_state == NUD_STALE
     _gc_thresholds(h1, 4, 512, 1024)
     static = h1.arp.add(ip_aton("10.0.0.150"), d1, bytes.fromhex("020000000150"))  # 5th: arms the work
     lab.run(20)  # one run (base_reachable_time/2 = 15 s): FAILED go, STALE unused > 60 s goes
     assert h1.arp.stats.periodic_gc_runs == 1
+    # (an ICMP error sent to ourselves may have left a lo entry: NOARP, unused for 60 s, gone too)
     assert h1.arp.entries() == [static]
     assert n.dead
     lab.run(600)  # below gc_thresh1 again: the work stopped re-arming, the loop goes idle
@@ -512,3 +513,16 @@ def test_ntable_view_follows_sysctls():
     t = h1.arp.table_info()
     h1.arp.output(ip_skb(1), d1, A2)
     assert h1.arp.table_info()["entries"] == t["entries"] + 1 == 1
+
+
+def test_failed_resolution_sends_real_icmp_host_unreachable():
+    lab, h1, h2, d1, d2 = lab2()
+    if getattr(h1, "icmp", None) is None:
+        pytest.skip("needs the ICMP module")
+    c1 = Cap(h1, d1)
+    for i in range(4):
+        h1.arp.output(ip_skb(i), d1, NOBODY)
+    lab.run(5)
+    # one destination-unreachable/host-unreachable per queued packet (arp_error_report)
+    assert h1.mib.icmp.OutDestUnreachs == 4 and h1.mib.icmpmsg_out[3] == 4
+    assert not c1.sent(0x0800)  # they go to ourselves, not out of eth0
