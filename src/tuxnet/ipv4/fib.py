@@ -14,7 +14,8 @@ the kernel itself keeps in step with addresses and devices:
 - Device down: next hops through it die (host-scope local routes survive) and dead routes are
   flushed; device up: address routes come back. Carrier loss marks routes ``linkdown``.
 - ``lookup_flow`` is fib_lookup: while no custom rule was ever added, local and main are searched
-  as one merged table then default; afterwards through the rules (fib_rules_lookup).
+  as one merged table, then default when nothing matched there (EAGAIN); afterwards through the
+  rules (fib_rules_lookup).
 
 Every change bumps ``genid`` (rt_cache_flush), which invalidates ``ns.route``'s route cache.
 Errors are ``RouteError`` (an OSError with Linux's errno and the kernel's extack text).
@@ -153,7 +154,7 @@ class Fib:
         EINVAL). Without custom rules local+main are one merged table, then default is tried."""
         if not self.has_custom_rules:
             r = lookup_merged(self._merged, daddr, tos, oif, scope, ignore_linkstate)
-            if type(r) is not int:
+            if type(r) is not int or r != errno.EAGAIN:
                 return r
             r = self.default.lookup(daddr, tos, oif, scope, ignore_linkstate)
             if type(r) is int and r == errno.EAGAIN:

@@ -141,8 +141,7 @@ class FibRules:
             rule.pref = self.default_pref()
         if rule.action == FR_ACT_GOTO:
             if rule.target <= rule.pref:
-                raise RouteError(errno.EINVAL, "Backward goto not supported - cannot jump to lower "
-                                               "priority")
+                raise RouteError(errno.EINVAL, "Backward goto not supported")
         elif rule.target:
             raise RouteError(errno.EINVAL, "Invalid goto without a target")  # FRA_GOTO with another action
         if rule.action == FR_ACT_TO_TBL and rule.table == RT_TABLE_UNSPEC:
