@@ -8,6 +8,8 @@ ip 40 (input/output/forward/fragments), icmp 45, udp 50, raw 55, tcp 60.
 from tuxnet.ipv4.arp import init_arp
 from tuxnet.ipv4.devinet import init_devinet
 from tuxnet.ipv4.fib import init_fib
+from tuxnet.ipv4.icmp import init_icmp
+from tuxnet.ipv4.ip_input import init_ip
 from tuxnet.ipv4.route import init_route
 from tuxnet.netfilter.hooks import NfHooks
 from tuxnet.netns import register_pernet_subsys
@@ -17,3 +19,5 @@ register_pernet_subsys(20, "fib", init_fib)
 register_pernet_subsys(25, "route", init_route)
 register_pernet_subsys(28, "nf", NfHooks)
 register_pernet_subsys(30, "arp", init_arp)
+register_pernet_subsys(40, "ip", init_ip)
+register_pernet_subsys(45, "icmp", init_icmp)
