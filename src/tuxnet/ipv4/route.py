@@ -32,6 +32,7 @@ from tuxnet.core.trace import SkbDropReason
 from tuxnet.ipv4.devinet import RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE
 from tuxnet.ipv4.fib_semantics import (
     LOOPBACK_IFINDEX,
+    RT_TABLE_LOCAL,
     RT_TABLE_MAIN,
     RTN_BROADCAST,
     RTN_LOCAL,
@@ -110,7 +111,7 @@ class Rtable:
         self.gateway = 0
         self.src = 0
         self.iif = 0
-        self.table = RT_TABLE_MAIN
+        self.table = 0  # the table the lookup matched in (0: none, e.g. limited broadcast)
         self.error = 0
         self.is_local = False
         self.is_forward = False
@@ -350,7 +351,7 @@ class Route:
         rt.orig_oif = orig_oif
         rt.is_local = bool(flags & RTCF_LOCAL)
         if res is not None:
-            rt.table = res.table
+            rt.table = self._res_table(res)
             rt.tos = res.tos
             rt.prefixlen = res.plen
         if fi is not None:
@@ -360,6 +361,12 @@ class Route:
             rt.metrics = fi.metrics
             rt.nh = nh
         return rt
+
+    def _res_table(self, res: FibAlias) -> int:
+        """res->table->tb_id: while local and main are merged (no custom rule yet) both are main."""
+        if res.table == RT_TABLE_LOCAL and not self.fib.has_custom_rules:
+            return RT_TABLE_MAIN
+        return res.table
 
     def _select_default(self, res: FibAlias, tos: int) -> FibAlias:
         """fib_select_default: among equal default routes, skip gateways whose neighbour is dead."""
@@ -541,7 +548,7 @@ class Route:
         rt.iif = dev.ifindex
         rt.src = saddr
         if res is not None:
-            rt.table = res.table
+            rt.table = self._res_table(res)
             rt.tos = res.tos
             rt.prefixlen = res.plen
         if rtype == RTN_UNREACHABLE:
@@ -571,7 +578,7 @@ class Route:
         rt.is_forward = True
         rt.iif = dev.ifindex
         rt.src = saddr
-        rt.table = res.table
+        rt.table = self._res_table(res)
         rt.tos = res.tos
         rt.prefixlen = res.plen
         if nh.gw and nh.scope == RT_SCOPE_LINK:

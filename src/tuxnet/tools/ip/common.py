@@ -212,7 +212,7 @@ def dsfield_a2n(text: str) -> int | None:
 
 
 def dsfield_n2a(v: int) -> str:
-    return RT_DSFIELD.get(v, f"0x{v:x}")
+    return RT_DSFIELD.get(v, f"0x{v:02x}")
 
 
 def rtntype_a2n(text: str) -> int | None:

@@ -284,7 +284,8 @@ def _add(ns: Any, argv: list[str]) -> int:
             from tuxnet.drivers.veth import create_veth_pair
 
             peer_name = peer if peer is not None else _next_name(ns, "veth")
-            a_dev, b_dev = create_veth_pair(ns, name, ns, peer_name, mac1=mac, mtu=mtu or 1500)
+            # veth_newlink registers the peer first, so it gets the lower ifindex
+            create_veth_pair(ns, peer_name, ns, name, mac2=mac, mtu=mtu or 1500)
         elif kind == "bridge":
             try:
                 from tuxnet.bridge.bridge import create_bridge

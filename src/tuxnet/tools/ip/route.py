@@ -675,9 +675,9 @@ def format_cloned(ns: Any, rt: Any, dst: int, src: int, mark: int, uid: int | No
         j["gateway"] = ip_ntoa(rt.gateway)
     s += f"dev {rt.dev.name} "
     j["dev"] = rt.dev.name
-    if opts.details:
-        s += "table main "
-        j["table"] = "main"
+    if rt.table and (rt.table != RT_TABLE_MAIN or opts.details):
+        s += f"table {table_n2a(rt.table)} "
+        j["table"] = table_n2a(rt.table)
     if not rt.is_input and rt.src != src:
         s += f"src {ip_ntoa(rt.src)} "
         j["prefsrc"] = ip_ntoa(rt.src)
@@ -686,7 +686,8 @@ def format_cloned(ns: Any, rt: Any, dst: int, src: int, mark: int, uid: int | No
     s += "".join(f + " " for f in fl)
     j["flags"] = fl
     if mark:
-        s += f"mark {mark} "
+        # iproute2 prints small marks in decimal, from 16 on in hex
+        s += f"mark {mark} " if mark < 16 else f"mark 0x{mark:x} "
         j["mark"] = mark
     if not rt.is_input:
         u = uid if uid is not None else 0
