@@ -27,7 +27,8 @@ class Loopback(NetDevice):
         st = self.stats
         st.tx_packets += 1
         st.tx_bytes += skb.len
-        # loopback_xmit: skb_orphan + netif_rx; the frame keeps its (zero) Ethernet header
+        # loopback_xmit: skb_orphan + netif_rx; the frame keeps its (zero) Ethernet header, and its
+        # route (skb_dst_force): ip_rcv_finish then delivers it without an input route lookup,
+        # which would take our own source address for a martian
         skb.sk = None
-        skb.dst = None
         self.netif_rx(skb)
