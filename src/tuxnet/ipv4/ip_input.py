@@ -172,17 +172,19 @@ class Ipv4(IpOutput, IpForward):
         ns = self.ns
         buf = skb.buf
         nh = skb.network_header
-        saddr = _U32.unpack_from(buf, nh + 12)[0]
-        daddr = _U32.unpack_from(buf, nh + 16)[0]
         dev = skb.dev
-        try:
-            rt = ns.route.input(skb, daddr, saddr, buf[nh + 1], dev)
-        except RouteInputError as e:
-            if e.icmp is not None:
-                self._ip_error_icmp(skb, saddr, e.icmp[0], e.icmp[1])
-            ns.kfree_skb(skb, e.reason)
-            return
-        skb.dst = rt
+        rt = skb.dst
+        if rt is None:  # a packet looped back through lo keeps its output route (skb_valid_dst)
+            saddr = _U32.unpack_from(buf, nh + 12)[0]
+            daddr = _U32.unpack_from(buf, nh + 16)[0]
+            try:
+                rt = ns.route.input(skb, daddr, saddr, buf[nh + 1], dev)
+            except RouteInputError as e:
+                if e.icmp is not None:
+                    self._ip_error_icmp(skb, saddr, e.icmp[0], e.icmp[1])
+                ns.kfree_skb(skb, e.reason)
+                return
+            skb.dst = rt
         if buf[nh] != 0x45 and not self.ip_rcv_options(skb, dev):
             return
         t = rt.rt_type

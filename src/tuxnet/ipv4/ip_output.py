@@ -264,7 +264,7 @@ class IpOutput:
         c.data = c.network_header
         c.mac_header = c.data
         c.pkt_type = PacketType.LOOPBACK
-        c.dst = None
+        c.dst = skb.dst  # delivered by the output route, as the clone keeps its dst
         c.sk = None
         self.ns.loop.call_soon_ns(self.ip_rcv, c, dev)
 
