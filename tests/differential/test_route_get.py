@@ -28,8 +28,9 @@ from tuxnet.tools import run_command
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
-SEEDS = (1, 2, 3)
-LOOKUPS_PER_PHASE = 110  # x 4 phases x 3 seeds = 1320 lookups
+# 5 seeds x 4 phases x 100 = 2000 lookups; TUXNET_ROUTE_DIFF_SEEDS=N runs seeds 1..N instead
+SEEDS = tuple(range(1, int(os.environ.get("TUXNET_ROUTE_DIFF_SEEDS", "5")) + 1))
+LOOKUPS_PER_PHASE = 100
 
 
 def _netns_available() -> str | None:
@@ -114,9 +115,12 @@ def ntoa(a: int) -> str:
     return f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}"
 
 
-def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[int], list[tuple[int, int]],
-                                       dict[str, list[int]]]:
-    """Setup commands ((where, cmd): where is "sink" or "h"), devices, local addresses, prefixes."""
+Scenario = tuple[list[tuple[str, str]], list[str], list[int], list[tuple[int, int]],
+                 dict[str, list[tuple[int, int]]]]
+
+
+def build_scenario(seed: int) -> Scenario:
+    """Setup commands, devices, local addresses, prefixes, and each device's connected prefixes."""
     rng = random.Random(seed)
     cmds: list[tuple[str, str]] = [("h", "link set lo up")]
     ndev = rng.randint(4, 6)
@@ -126,6 +130,7 @@ def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[in
     locals_: list[int] = []
     prefixes: list[tuple[int, int]] = [(0x7F000000, 8)]
     dev_addrs: dict[str, list[int]] = {d: [] for d in devs}
+    dev_prefixes: dict[str, list[tuple[int, int]]] = {d: [] for d in devs}
     for i, d in enumerate(devs):
         # most devices up with carrier, some down, some up without carrier (peer down)
         state = rng.choices(["up", "down", "nocarrier"], [6, 1, 1])[0]
@@ -149,6 +154,7 @@ def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[in
             locals_.append(addr)
             prefixes.append((net, plen))
             dev_addrs[d].append(addr)
+            dev_prefixes[d].append((net, plen))
         if i == 0 and dev_addrs[d]:
             # a secondary in the first subnet
             a0 = dev_addrs[d][0]
@@ -183,13 +189,16 @@ def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[in
         if kind == "gw":
             gw = rng.choice(gw_candidates + [0x0A636363])
             src = f" src {ntoa(rng.choice(locals_))}" if locals_ and rng.random() < 0.2 else ""
-            cmd = f"route add {dst} via {ntoa(gw)}{table}{tos}{metric}{src}{extra if extra != ' scope link' else ''}"
+            extra = "" if extra == " scope link" else extra
+            cmd = f"route add {dst} via {ntoa(gw)}{table}{tos}{metric}{src}{extra}"
         elif kind == "dev":
             cmd = f"route add {dst} dev {dev}{table}{tos}{metric}{extra}"
         elif kind == "onlink":
-            cmd = f"route add {dst} via {ntoa(rng.choice(gw_candidates or [0x0A000001]))} dev {dev} onlink{table}"
+            gw = rng.choice(gw_candidates or [0x0A000001])
+            cmd = f"route add {dst} via {ntoa(gw)} dev {dev} onlink{table}"
         elif kind == "default":
-            cmd = f"route add default via {ntoa(rng.choice(gw_candidates or [1]))}{table} metric {rng.randrange(1000)}"
+            gw = rng.choice(gw_candidates or [1])
+            cmd = f"route add default via {ntoa(gw)}{table} metric {rng.randrange(1000)}"
         elif kind in ("local", "broadcast", "anycast"):
             cmd = f"route add {kind} {dst} dev {dev}{rng.choice(['', table])}"
         else:
@@ -198,8 +207,8 @@ def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[in
         prefixes.append((net, plen))
     for _ in range(rng.randint(2, 5)):
         # deletes and appends exercise the partial-match rules
-        cmds.append(("h", rng.choice(cmds[-30:])[1].replace("route add", rng.choice(["route del", "route append",
-                                                                                        "route prepend"]))))
+        verb = rng.choice(["route del", "route append", "route prepend"])
+        cmds.append(("h", rng.choice(cmds[-30:])[1].replace("route add", verb)))
     # policy rules
     prefs = sorted(rng.sample(range(100, 32000), 12))
     for pref in prefs:
@@ -228,11 +237,13 @@ def build_scenario(seed: int) -> tuple[list[tuple[str, str]], list[str], list[in
         cmds.append(("h", f"rule add pref {pref}{sel}{action}"))
     if rng.random() < 0.5:
         cmds.append(("h", "rule add from 10.0.0.0/8 lookup 100"))  # default priority
-    return cmds, devs, locals_, prefixes, dev_addrs
+    return cmds, devs, locals_, prefixes, dev_prefixes
 
 
-def build_lookups(seed: int, n: int, devs: list[str], locals_: list[int], prefixes: list[tuple[int, int]]
-                  ) -> list[str]:
+def build_lookups(seed: int, n: int, devs: list[str], locals_: list[int], prefixes: list[tuple[int, int]],
+                  dev_prefixes: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """Random ``route get`` commands: destinations in known prefixes, local and broadcast addresses,
+    specials; output lookups with and without ``from``/``oif``, input lookups from plausible sources."""
     rng = random.Random(seed * 7919)
     out = []
     specials = [0xFFFFFFFF, 0xE0000001, 0xE0000005, 0xEF010203, 0x7F000001, 0x7F000005, 0, 0x08080808]
@@ -251,9 +262,13 @@ def build_lookups(seed: int, n: int, devs: list[str], locals_: list[int], prefix
         cmd = f"route get {ntoa(dst)}"
         mode = rng.choices(["out", "in", "oif"], [5, 4, 1])[0]
         if mode == "in":
-            src = rng.choice([rng.choice(locals_) if locals_ else 1, _prefix_hosts(rng, *rng.choice(prefixes)),
-                              0x0B000001, 0xC0A80001, 0x7F000001, 0])
-            cmd += f" from {ntoa(src)} iif {rng.choice(devs + ['lo'])}"
+            iif = rng.choice(devs + devs + ["lo"])
+            conn = dev_prefixes.get(iif) or prefixes
+            src = rng.choices([_prefix_hosts(rng, *rng.choice(conn)), 0x0B000001, 0xC0A80001,
+                               _prefix_hosts(rng, *rng.choice(prefixes)),
+                               rng.choice(locals_) if locals_ else 1, 0x7F000001, 0],
+                              [10, 3, 2, 3, 2, 1, 1])[0]
+            cmd += f" from {ntoa(src)} iif {iif}"
         else:
             if rng.random() < 0.35:
                 src = rng.choice(locals_ + [0x0B000001, 0xE0000001]) if locals_ else 0x0B000001
@@ -287,7 +302,7 @@ def test_route_get_matches_linux(seed: int) -> None:
     kernel = Kernel(f"tnd{os.getpid()}x{seed}")
     tux = Tux()
     try:
-        cmds, devs, locals_, prefixes, _ = build_scenario(seed)
+        cmds, devs, locals_, prefixes, dev_prefixes = build_scenario(seed)
         k_setup = _apply(kernel.ip, cmds, kernel.sink)
         t_setup = _apply(tux.ip, cmds, tux.sink)
         setup_diff = [f"kernel: {a}tuxnet: {b}" for a, b in zip(k_setup, t_setup, strict=True) if a != b]
@@ -305,13 +320,15 @@ def test_route_get_matches_linux(seed: int) -> None:
             for side in (kernel, tux):
                 side.sysctl("net.ipv4.ip_forward", fwd)
                 side.sysctl("net.ipv4.conf.all.rp_filter", rpf)
-            lookups = build_lookups(seed * 10 + phase, LOOKUPS_PER_PHASE, devs, locals_, prefixes)
+            lookups = build_lookups(seed * 10 + phase, LOOKUPS_PER_PHASE, devs, locals_, prefixes,
+                                    dev_prefixes)
             k_ans = kernel.batch_get(lookups)
             t_ans = tux.batch_get(lookups)
             for c, a, b in zip(lookups, k_ans, t_ans, strict=True):
                 total += 1
                 if a != b:
-                    mismatches.append(f"[fwd={fwd} rp_filter={rpf}] ip {c}\n  kernel: {a!r}\n  tuxnet: {b!r}")
+                    mismatches.append(f"[fwd={fwd} rp_filter={rpf}] ip {c}\n  kernel: {a!r}\n"
+                                      f"  tuxnet: {b!r}")
         agreement = 100.0 * (total - len(mismatches)) / total
         print(f"seed {seed}: {total} lookups, agreement {agreement:.2f}%")
         assert not mismatches, (f"{len(mismatches)}/{total} lookups differ ({agreement:.2f}% agree):\n"

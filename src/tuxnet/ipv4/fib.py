@@ -187,8 +187,9 @@ class Fib:
         return self.addr_type_table(addr, RT_TABLE_LOCAL, dev)
 
     def dev_addr_type_table(self, addr: int, dev: NetDevice) -> int:
-        """inet_addr_type_dev_table."""
-        return self.addr_type_table(addr, RT_TABLE_LOCAL, dev)
+        """inet_addr_type_dev_table: the device only picks the table (l3mdev); the lookup itself
+        is not limited to it (__inet_dev_addr_type is called with dev NULL)."""
+        return self.addr_type_table(addr, RT_TABLE_LOCAL, None)
 
     # ------------------------------------------------------------------ route changes
     def check_config(self, cfg: FibConfig) -> None:

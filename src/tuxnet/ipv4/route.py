@@ -201,7 +201,8 @@ class Route:
     def mc_check(self, dev: NetDevice, group: int) -> bool:
         """ip_check_mc_rcu: has ``dev`` joined ``group``."""
         if group == IGMP_ALL_HOSTS:
-            return dev.in_dev is not None
+            # ip_mc_up joins all-hosts on every IPv4 device that comes up; ip_mc_down leaves it
+            return dev.in_dev is not None and dev.is_up
         g = self.mc_groups.get(dev.ifindex)
         return g is not None and group in g
 

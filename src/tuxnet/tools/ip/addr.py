@@ -195,7 +195,11 @@ def _modify(ns: Any, argv: list[str], cmd: str, opts: Opts) -> int:
             raise IpExit(1, f'"{label}" is not a valid label')
         ns.devinet.add(dev, addr, plen, peer=peer, broadcast=brd, label=label, scope=scope,
                        noprefixroute=noprefixroute, metric=metric)
+    except IpExit:
+        raise
     except OSError as e:
+        if e.errno == errno.EEXIST:
+            raise IpExit(2, "Error: ipv4: Address already assigned.") from None
         raise rtnl_error(e) from None
     return 0
 
