@@ -259,7 +259,8 @@ def tcp_rate_gen(tp: Any, delivered: int, lost: int, is_sack_reneg: bool, rs: Ra
         rs.delivered = -1
         rs.interval_us = -1
         return
-    rs.delivered = (tp.delivered - rs.prior_delivered) & _U32
+    d = (tp.delivered - rs.prior_delivered) & _U32
+    rs.delivered = d - (1 << 32) if d & 0x80000000 else d  # s32, as struct rate_sample
     rs.delivered_ce = (tp.delivered_ce - rs.prior_delivered_ce) & TCPCB_DELIVERED_CE_MASK
     # Send and ACK phases are separate pipeline stages; use the longer one.
     snd_us = rs.interval_us

@@ -63,7 +63,8 @@ The TCP engine drives an algorithm as Linux does:
 
 - connect/accept: ``tcp_assign_congestion_control(tp, default_name)`` when the socket is created
   (default from sysctl ``net.ipv4.tcp_congestion_control``), ``tcp_init_congestion_control(tp)``
-  when the connection is established; ``tcp_cleanup_congestion_control(tp)`` on destroy.
+  when the connection is established; ``tcp_cleanup_congestion_control(tp)`` on destroy. Send ECT
+  (INET_ECN_xmit) when ``tcp_ca_needs_ecn(tp)``.
 - setsockopt TCP_CONGESTION: ``tcp_set_congestion_control(tp, name, allowed=...)``.
 - every ACK (tcp_ack): per newly (s)acked segment ``rate.tcp_rate_skb_delivered``; then
   ``ops.pkts_acked(tp, AckSample(...))`` if set (tcp_clean_rtx_queue); ``tcp_in_ack_event(tp, flags)``;
