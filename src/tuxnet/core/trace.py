@@ -63,6 +63,9 @@ class SkbDropReason(Enum):
     NETEM_CORRUPT_FCS = "NETEM_CORRUPT_FCS"
     LINK_DOWN = "LINK_DOWN"  # tuxnet: peer of a veth or a cable is down (Linux: veth drops, tx_dropped)
     BRIDGE_NO_PORT = "BRIDGE_NO_PORT"
+    MAC_INVALID_SOURCE = "MAC_INVALID_SOURCE"  # br_handle_frame: multicast or all-zero source MAC
+    MAC_IEEE_MAC_CONTROL = "MAC_IEEE_MAC_CONTROL"  # 01:80:c2:00:00:01 (PAUSE) is never bridged
+    BRIDGE_INGRESS_STP_STATE = "BRIDGE_INGRESS_STP_STATE"  # ingress port is not learning/forwarding
     IP_FRAG_NEEDED_DF = "IP_FRAG_NEEDED_DF"  # DF set and the packet is larger than the MTU
     BLACKHOLE = "BLACKHOLE"
     UNREACHABLE_ROUTE = "UNREACHABLE_ROUTE"

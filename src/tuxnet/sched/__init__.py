@@ -158,3 +158,4 @@ def make_default_qdisc(dev: NetDevice) -> Qdisc:
 
 register_qdisc("noqueue", NoQueue)
 register_qdisc("pfifo_fast", PfifoFast)
+from tuxnet.sched import netem, tbf  # noqa: E402,F401  (registers the netem and tbf qdiscs)
