@@ -404,6 +404,7 @@ class Icmp:
             ns.mib.icmp.InErrors += 1
             return SkbDropReason.PKT_TOO_SMALL
         if skb.tail - d - 8 < ((skb.buf[d + 8] & 15) << 2) + 8:
+            ns.mib.icmp.InErrors += 1  # icmp_socket_deliver: not the quoted header + 8 bytes
             return None
         self.socket_deliver(skb, ICMP_REDIRECT, code, _U32.unpack_from(skb.buf, d + 4)[0])
         return None

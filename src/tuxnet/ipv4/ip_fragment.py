@@ -226,6 +226,7 @@ class IpFrags:
             # inet_frag_pull_head: take the offset-0 fragment out of the queue
             head = q.runs[0].frags.pop(0)[1]
             q.truesize -= skb_truesize(head)
+            self.mem -= skb_truesize(head)
             if not q.runs[0].frags:
                 q.runs.pop(0)
                 q.starts.pop(0)

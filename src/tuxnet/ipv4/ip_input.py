@@ -185,8 +185,10 @@ class Ipv4(IpOutput, IpForward):
                 ns.kfree_skb(skb, e.reason)
                 return
             skb.dst = rt
-        if buf[nh] != 0x45 and not self.ip_rcv_options(skb, dev):
-            return
+        if buf[nh] != 0x45:
+            if not self.ip_rcv_options(skb, dev):
+                return
+            rt = skb.dst  # a source route may have re-routed the packet
         t = rt.rt_type
         if t == RTN_MULTICAST:
             ext = ns.mib.ipext

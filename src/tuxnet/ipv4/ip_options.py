@@ -103,10 +103,8 @@ def fib_compute_spec_dst(ns: Namespace, skb: SkBuff) -> int:
 def ip_rt_get_source(ns: Namespace, skb: SkBuff, rt: Any) -> int:
     """ip_rt_get_source: the address we use on the packet's outgoing route."""
     nh = skb.network_header
-    if skb.in_dev is None:  # an output route: our own source address
+    if not rt.is_input:  # an output route: our own source address
         return _U32.unpack_from(skb.buf, nh + 12)[0]
-    if rt.src:
-        return rt.src
     daddr = _U32.unpack_from(skb.buf, nh + 16)[0]
     return ns.devinet.select_addr(rt.dev, rt.nexthop(daddr), RT_SCOPE_UNIVERSE)
 
