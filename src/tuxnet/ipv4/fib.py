@@ -107,6 +107,7 @@ class Fib:
         self.genid = 0
         self.has_custom_rules = False  # net->ipv4.fib_has_custom_rules: never cleared, as Linux
         self.has_custom_local_routes = False
+        self.ever_up: set[int] = set()  # ifindexes of devices brought up at least once (``ip link``)
         self.rules = FibRules(self)
         ns.netdev_notifier.append(self._netdev_event)
         ns.inetaddr_notifier.append(self._inetaddr_event)
@@ -389,9 +390,11 @@ class Fib:
         if event == "register":
             self.rules.dev_event(event, dev)
         elif event == "unregister":
+            self.ever_up.discard(dev.ifindex)
             self.disable_ip(dev, "unregister", True)
             self.rules.dev_event(event, dev)
         elif event == "up":
+            self.ever_up.add(dev.ifindex)
             if dev.in_dev is not None:
                 for ifa in list(dev.in_dev.ifa_list):
                     self.add_ifaddr(ifa)

@@ -75,7 +75,8 @@ def _mdown(ns: Any, dev: Any) -> bool:
 
 
 def qdisc_name(dev: Any) -> str:
-    if not dev.is_up:
+    # a device shows noop until it is first brought up (dev_activate attaches its qdisc)
+    if not dev.is_up and dev.ifindex not in dev.ns.fib.ever_up:
         return "noop"
     q = getattr(dev, "qdisc", None)
     return getattr(q, "kind", "noqueue") or "noqueue"
@@ -118,6 +119,8 @@ def link_header(ns: Any, dev: Any, opts: Opts, *, mode: bool) -> tuple[str, dict
     s += f"qlen {dev.txqueuelen}"
     j["txqlen"] = dev.txqueuelen
     ltype = ARPHRD_NAMES.get(dev.type, str(dev.type))
+    if opts.family == 4 and not mode:
+        return s + "\n", j  # ``ip -4 addr`` leaves out the link-layer line
     s += f"\n    link/{ltype} {mac_ntoa(dev.mac)} brd {mac_ntoa(dev.broadcast)}"
     j["link_type"] = ltype
     j["address"] = mac_ntoa(dev.mac)
@@ -244,6 +247,7 @@ def _add(ns: Any, argv: list[str]) -> int:
     peer = None
     mtu = None
     mac = None
+    peer_mac = None
     while args:
         a = args.take()
         if a == "name":
@@ -252,8 +256,20 @@ def _add(ns: Any, argv: list[str]) -> int:
             kind = args.next()
             if kind == "veth" and args and args.peek() == "peer":
                 args.take()
-                p = args.next()
-                peer = args.next() if p == "name" else p
+                while args:
+                    p = args.take()
+                    if p == "name":
+                        peer = args.next()
+                    elif p in ("address", "addr"):
+                        v = args.next()
+                        try:
+                            peer_mac = mac_aton(v)
+                        except ValueError:
+                            raise IpExit(1, f'"{v}" is invalid lladdr.') from None
+                    elif p in ("mtu", "txqueuelen", "qlen", "netns"):
+                        args.next()
+                    elif peer is None:
+                        peer = p
             break
         elif a == "mtu":
             v = args.next()
@@ -285,7 +301,7 @@ def _add(ns: Any, argv: list[str]) -> int:
 
             peer_name = peer if peer is not None else _next_name(ns, "veth")
             # veth_newlink registers the peer first, so it gets the lower ifindex
-            create_veth_pair(ns, peer_name, ns, name, mac2=mac, mtu=mtu or 1500)
+            create_veth_pair(ns, peer_name, ns, name, mac1=peer_mac, mac2=mac, mtu=mtu or 1500)
         elif kind == "bridge":
             try:
                 from tuxnet.bridge.bridge import create_bridge
