@@ -25,6 +25,7 @@ Guarantees:
 from __future__ import annotations
 
 import errno
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
@@ -181,7 +182,7 @@ class Route:
         self._out_cache: dict[tuple[int, ...], Rtable] = {}
         self._in_cache: dict[tuple[Any, ...], Any] = {}
         self._cache_gen = -1
-        self._conf_keys: dict[str, tuple[str, ...]] = {}
+        self._conf_keys: dict[str, Any] = {}
         # multicast groups joined per device (ip_check_mc_rcu); all-hosts is always joined
         self.mc_groups: dict[int, set[int]] = {}
 
@@ -450,20 +451,24 @@ class Route:
         if self._cache_gen != self.fib.genid:
             self._check_cache()
         name = dev.name
-        ck = self._conf_keys.get(name)
-        if ck is None:
-            ck = self._conf_keys[name] = tuple(f"net.ipv4.conf.{s}.{k}" for s in ("all", name)
-                                               for k in _INPUT_CONF)
-        v = self.ns.sysctl.v
-        key = (daddr, saddr, tos, dev.ifindex, skb.mark, tuple([v.get(k) for k in ck]))
+        getter = self._conf_keys.get(name)
+        if getter is None:
+            getter = self._conf_keys[name] = itemgetter(*(f"net.ipv4.conf.{s}.{k}" for s in ("all", name)
+                                                          for k in _INPUT_CONF))
+        try:
+            snap = getter(self.ns.sysctl.v)
+        except KeyError:  # a device without its conf tree: never cached
+            snap = None
+        key = (daddr, saddr, tos, dev.ifindex, skb.mark, snap)
         res = self._in_cache.get(key)
         if res is None:
             try:
                 res = self.input_slow(daddr, saddr, tos, dev, skb.mark)
             except _Martian as m:
                 res = RouteInputError(m.reason, None, errno.EINVAL)
-            self._check_cache()
-            self._in_cache[key] = res
+            if snap is not None:
+                self._check_cache()
+                self._in_cache[key] = res
         if type(res) is Rtable:
             if not res.error:
                 return res
