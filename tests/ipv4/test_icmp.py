@@ -243,3 +243,22 @@ def test_redirect_received_is_counted_and_delivered():
     t.run()
     assert t.h1.mib.icmp.InRedirects == 1 and t.h1.mib.icmpmsg_in[5] == 1
     assert seen == [(5, 1, ip_aton("10.0.1.3"))]
+
+
+def test_ping_record_route_as_linux_shows_it():
+    """``ping -R`` from h1 to h2 on Linux 6.18 prints RR: h1, r1 (out), h2, h2, r1 (out), h1."""
+    from tuxnet.wire.ipv4 import Ipv4Header
+
+    t = Topo()
+    rrs = []
+
+    def on_reply(skb):
+        iph = Ipv4Header.parse(skb.buf, skb.network_header, check_len=False)
+        rrs.extend(o.addrs[:(o.pointer - 4) // 4] for o in iph.parse_options() if o.type == 7)
+        return True
+
+    t.h1.icmp.echo_reply_hooks[:] = [on_reply]
+    rr = b"\x01" + bytes([7, 39, 4]) + bytes(36)  # NOOP + record route with 9 slots, as ping -R
+    t.h1.ip.send(echo_skb(), 0, H2, 1, options=rr)
+    t.run()
+    assert rrs == [[H1, R1B, H2, H2, R1A, H1]]

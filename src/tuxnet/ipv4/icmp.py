@@ -239,7 +239,6 @@ class Icmp:
         c = csum_fold(csum_partial(b[off:off + n]))
         b[off + 2] = c >> 8
         b[off + 3] = c & 0xFF
-        skb.ip_summed = Csum.NONE
         try:
             self.ns.ip.send(skb, saddr, daddr, IPPROTO_ICMP, rt=rt, tos=tos, df=False, options=opt)
         except OSError:
