@@ -244,11 +244,3 @@ def link_flag_names(flags: int, mdown: bool = False) -> list[str]:
     if mdown:
         out.append("M-DOWN")
     return out
-
-
-def dev_flags(dev: Any) -> int:
-    """dev_get_flags: IFF_RUNNING/LOWER_UP with carrier, IFF_MASTER/SLAVE for bridge and ports."""
-    f = dev.display_flags()
-    if getattr(dev, "kind", "") == "bridge":
-        pass
-    return int(f)

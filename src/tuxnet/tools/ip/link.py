@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from typing import Any
 
 from tuxnet.tools.ip.common import (
@@ -11,7 +10,6 @@ from tuxnet.tools.ip.common import (
     Opts,
     duparg2,
     get_u32,
-    incomplete,
     invarg,
     link_flag_names,
     matches,
@@ -83,12 +81,8 @@ def qdisc_name(dev: Any) -> str:
 
 
 def dev_flags(dev: Any) -> int:
-    f = int(dev.display_flags())
-    if getattr(dev, "kind", "") == "bridge":
-        pass
-    if getattr(dev, "master", None) is not None:
-        f |= 0  # Linux sets IFF_SLAVE only for bonding, not for bridge ports
-    return f
+    """dev_get_flags (Linux sets no IFF_MASTER/IFF_SLAVE for a bridge and its ports)."""
+    return int(dev.display_flags())
 
 
 def link_header(ns: Any, dev: Any, opts: Opts, *, mode: bool) -> tuple[str, dict[str, Any]]:
@@ -480,5 +474,3 @@ def _delete(ns: Any, argv: list[str]) -> int:
             peer.ns.unregister_netdevice(peer)
     return 0
 
-
-_ = (errno, incomplete)

@@ -42,7 +42,6 @@ from tuxnet.tools.ip.common import (
     get_addr,
     get_prefix,
     get_u32,
-    incomplete,
     invarg,
     matches,
     nodev,
@@ -718,5 +717,3 @@ def format_cloned(ns: Any, rt: Any, dst: int, src: int, mark: int, uid: int | No
         j["iif"] = name
     return s + "\n", j
 
-
-_ = (incomplete,)
