@@ -46,6 +46,12 @@ async def main(ns: Any, argv: list[str], out: Any, err: Any) -> int:
         if e.msg:
             err.write(e.msg if e.msg.endswith("\n") else e.msg + "\n")
         return e.rc
+    except OSError as e:  # a refusal no handler mapped: reported as the netlink answer it would be
+        from tuxnet.tools.ip.common import rtnl_error
+
+        x = rtnl_error(e)
+        err.write(x.msg + "\n")
+        return x.rc
 
 
 def _run(ns: Any, argv: list[str], opts: Opts) -> int:
