@@ -244,6 +244,8 @@ class BridgeDevice(NetDevice):
         for p in list(self.ports):
             if _oper_up(p.dev):
                 self._enable_port(p)
+        if self.ports:
+            self._port_state_selection()
 
     def close(self) -> None:
         """br_dev_stop -> br_stp_disable_bridge: disable every port, stop ageing."""
@@ -317,8 +319,13 @@ class BridgeDevice(NetDevice):
         self.ports.insert(0, p)
         self.fdb.add_local(p, dev.mac, 0)
         self.recalculate_bridge_id()
-        if _oper_up(dev) and self.flags & IFF_UP:
-            self._enable_port(p)
+        if self.flags & IFF_UP:
+            if _oper_up(dev):
+                self._enable_port(p)
+            else:
+                # a port that cannot forward yet still makes the bridge re-evaluate its carrier
+                # (checked on Linux 6.x: an up bridge gets NO-CARRIER when its first port is down)
+                self._port_state_selection()
         self._mtu_auto_adjust()
         return p
 
