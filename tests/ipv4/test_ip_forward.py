@@ -156,3 +156,14 @@ def test_forward_counters():
     assert (ip.InReceives, ip.ForwDatagrams, ip.OutRequests, ip.InDelivers) == (10, 10, 0, 0)
     assert ip.OutTransmits == 10 and t.r1.mib.ipext.OutOctets == 5 * 120 + 5 * (20 + 8 + 120)
     assert t.r1.mib.ipext.InOctets == t.r1.mib.ipext.OutOctets
+
+
+def test_packet_journey_is_traced_hop_by_hop():
+    t = Topo()
+    t.lab.tracer.start_recording()
+    skb = echo_skb()
+    t.h1.ip.send(skb, 0, H2, 1)
+    t.run()
+    journey = [(e.ns, e.point) for e in t.lab.tracer.journey(skb.id) if e.point.startswith("ip_")]
+    assert journey == [("h1", "ip_finish_output2"), ("r1", "ip_rcv"), ("r1", "ip_forward"),
+                       ("r1", "ip_finish_output2"), ("h2", "ip_rcv"), ("h2", "ip_local_deliver")]

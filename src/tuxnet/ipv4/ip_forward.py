@@ -95,6 +95,8 @@ class IpForward:
         buf[nh + 10] = check >> 8
         buf[nh + 11] = check & 0xFF
         buf[nh + 8] -= 1
+        if ns.tracer.active:
+            ns.trace("ip_forward", skb, dev=rt.dev.name, ttl=buf[nh + 8])
         if rt.flags & RTCF_DOREDIRECT and not (opt is not None and opt.srr):
             self.ip_rt_send_redirect(skb)
         if ns.nf.ops[NF_INET_FORWARD]:

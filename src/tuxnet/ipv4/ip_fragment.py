@@ -424,11 +424,14 @@ class IpFrags:
         obuf[o + 6] = df >> 8
         obuf[o + 7] = 0
         ip_send_check(obuf, o)
-        for s in q.skbs():
+        parts = q.skbs()
+        for s in parts:
             ns.consume_skb(s)
         q.runs = []
         q.starts = []
         self.mem -= q.truesize
         q.truesize = 0
         ns.mib.ip.ReasmOKs += 1
+        if ns.tracer.active:
+            ns.trace("ip_defrag", out, len=tot_len, frags=[s.id for s in parts])
         return out

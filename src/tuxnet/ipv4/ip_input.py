@@ -264,6 +264,8 @@ class Ipv4(IpOutput, IpForward):
     def ip_local_deliver_finish(self, skb: SkBuff) -> None:
         nh = skb.network_header
         buf = skb.buf
+        if self.ns.tracer.active:
+            self.ns.trace("ip_local_deliver", skb, proto=buf[nh + 9], len=skb.tail - nh)
         d = nh + ((buf[nh] & 15) << 2)
         skb.data = d
         skb.transport_header = d

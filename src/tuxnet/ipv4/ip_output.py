@@ -305,6 +305,8 @@ class IpOutput:
         ns.mib.ip.OutTransmits += 1
         ext.OutOctets += n
         nexthop = rt.gateway or _U32.unpack_from(skb.buf, skb.network_header + 16)[0]
+        if ns.tracer.active:
+            ns.trace("ip_finish_output2", skb, dev=rt.dev.name, nexthop=nexthop, len=n)
         ns.arp.output(skb, rt.dev, nexthop)
         return 0
 
@@ -375,6 +377,8 @@ class IpOutput:
                 ip_options_fragment(hdr, 0)
                 first = False
             mib.FragCreates += 1
+            if ns.tracer.active:
+                ns.trace("ip_fragment", f, parent=skb.id, offset=offset, len=tl, mf=bool(fo & IP_MF))
             output(f)
             left -= ln
             ptr += ln
