@@ -273,3 +273,18 @@ def test_bridge_mtu_follows_the_smallest_port():
     assert s.br.mtu == 1400
     s.br.del_port(s.ports[1])
     assert s.br.mtu == 1500
+
+
+def test_port_mac_change_moves_the_local_entry_and_the_bridge_mac():
+    s = Switched()
+    low = min(p.mac for p in s.ports)
+    assert s.br.mac == low
+    new = bytes.fromhex("020000000001")  # lower than any random locally administered MAC here
+    port = next(p for p in s.ports if p.mac == low)
+    port.set_mac(new)
+    assert s.br.fdb.find(low) is None and s.br.fdb.find(new).dst.dev is port
+    assert s.br.mac == new
+    s.br.set_mac(bytes.fromhex("02aabbccddee"))  # by hand: kept from now on
+    assert s.br.fdb.find(bytes.fromhex("02aabbccddee")).dst is None
+    port.set_mac(bytes.fromhex("020000000000"))
+    assert s.br.mac == bytes.fromhex("02aabbccddee")

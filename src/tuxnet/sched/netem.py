@@ -416,6 +416,9 @@ def netem_opt_from_kwargs(params: dict[str, Any]) -> NetemOpt:
         o.loss = _kw_percent("loss", g("loss"))
     if g("duplicate") is not None:
         o.duplicate = _kw_percent("duplicate", g("duplicate"))
+    for dep, base in (("corrupt_correlation", "corrupt"), ("reorder_correlation", "reorder")):
+        if g(dep) is not None and g(base) is None:
+            raise ValueError(f"netem: {dep} needs {base}")
     if g("corrupt") is not None:
         c = g("corrupt_correlation")
         o.corrupt = (_kw_percent("corrupt", g("corrupt")), _kw_percent("corrupt_correlation", c) if c else 0)
