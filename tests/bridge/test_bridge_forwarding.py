@@ -6,6 +6,8 @@ bridge receive is observed with packet taps, as tcpdump would see it.
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from tuxnet.bridge.bridge import BR_STATE_DISABLED, BR_STATE_FORWARDING, create_bridge
@@ -15,6 +17,7 @@ from tuxnet.drivers.veth import create_veth_pair
 from tuxnet.lab.lab import Lab
 from tuxnet.skb import SkBuff
 from tuxnet.wire.addr import ip_aton
+from tuxnet.wire.checksum import inet_checksum
 
 ETH_P_EXP = 0x88B5  # IEEE 802 local experimental ethertype: no protocol handler claims it
 BCAST = b"\xff" * 6
@@ -144,21 +147,32 @@ def test_frame_to_the_bridge_mac_goes_up_the_bridge_device_only():
     assert s.br.stats.rx_packets == 1 and s.br.stats.rx_bytes == 46
 
 
-def test_ip_address_on_the_bridge_answers_arp_and_receives_ip():
+def _icmp_echo(src: str, dst: str) -> bytes:
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 0x77, 1) + b"tuxnet"
+    icmp = icmp[:2] + struct.pack("!H", inet_checksum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 7, 0x4000, 64, 1, 0,
+                     ip_aton(src).to_bytes(4, "big"), ip_aton(dst).to_bytes(4, "big"))
+    return ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:] + icmp
+
+
+def test_ip_address_on_the_bridge_answers_arp_and_ping():
     s = Switched()
     s.sw.devinet.add(s.br, ip_aton("10.0.0.254"), 24)
     h0 = s.hosts[0]
     h0.devinet.add(s.eth[0], ip_aton("10.0.0.1"), 24)
-    ip = bytes.fromhex("4500001c00004000401100000a0000010a0000fe") + bytes(8)
-    skb = SkBuff.from_bytes(ip)
-    h0.arp.output(skb, s.eth[0], ip_aton("10.0.0.254"))
+    echo = _icmp_echo("10.0.0.1", "10.0.0.254")
+    h0.arp.output(SkBuff.from_bytes(echo), s.eth[0], ip_aton("10.0.0.254"))
     s.lab.run(0.01)
     n = h0.arp.lookup(ip_aton("10.0.0.254"), s.eth[0])
     assert n is not None and n.mac == s.br.mac and n.state_name == "REACHABLE"
-    # the ARP request was flooded to h1 and h2 and went up br0; the reply came back to h0 only
-    assert s.counts() == [1, 1, 1]
-    ip_frames = [f for f in s.br_rx if f[12:14] == b"\x08\x00"]
-    assert ip_frames == [s.br.mac + s.eth[0].mac + b"\x08\x00" + ip]
+    # the ARP request was flooded to h1 and h2 and went up br0; replies came back to h0 only
+    assert s.counts() == [2, 1, 1]
+    assert [f[12:14] for f in s.br_rx] == [b"\x08\x06", b"\x08\x00"]
+    assert s.br_rx[1] == s.br.mac + s.eth[0].mac + b"\x08\x00" + echo
+    reply = s.rx[0][1]
+    assert reply[:12] == s.eth[0].mac + s.br.mac and reply[12:14] == b"\x08\x00"
+    assert reply[26:30] == bytes([10, 0, 0, 254]) and reply[34] == 0  # ICMP echo reply from br0
+    assert reply[38:40] == b"\x00\x77" and reply[42:] == b"tuxnet"
     assert s.br.fdb.find(s.eth[0].mac).dst.dev is s.ports[0]
 
 
