@@ -279,7 +279,7 @@ def parse_netem(argv: list[str]) -> NetemOpt:
         o.reorder = (reorder[0], reorder[1])
     if corrupt is not None:
         o.corrupt = (corrupt[0], corrupt[1])
-    o.ecn = ecn
+    o.ecn = True if ecn else None  # TCA_NETEM_ECN is only sent when asked for
     return o
 
 
