@@ -167,3 +167,13 @@ def test_packet_journey_is_traced_hop_by_hop():
     journey = [(e.ns, e.point) for e in t.lab.tracer.journey(skb.id) if e.point.startswith("ip_")]
     assert journey == [("h1", "ip_finish_output2"), ("r1", "ip_rcv"), ("r1", "ip_forward"),
                        ("r1", "ip_finish_output2"), ("h2", "ip_rcv"), ("h2", "ip_local_deliver")]
+
+
+def test_forwarded_priority_follows_tos():
+    t = Topo()
+    prios = []
+    t.r1b.taps.append(lambda skb, out: out and skb.protocol == 0x0800 and prios.append(skb.priority))
+    for tos in (0x00, 0x08, 0x10, 0x18):  # best effort, bulk (throughput), interactive (lowdelay), both
+        t.h1.ip.send(SkBuff.from_bytes(bytes(8)), 0, H2, 253, tos=tos)
+    t.run(0.001)
+    assert prios == [0, 2, 6, 4]  # TC_PRIO_BESTEFFORT, BULK, INTERACTIVE, INTERACTIVE_BULK

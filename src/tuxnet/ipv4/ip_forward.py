@@ -11,7 +11,8 @@ forward: those never reach here):
   not fit: FragFails, ICMP 3/4 carrying that MTU, drop PKT_TOO_BIG. Without DF it is fragmented
   on output.
 - The TTL is decremented in place with the RFC 1624 incremental checksum update
-  (ip_decrease_ttl), no copy of the packet.
+  (ip_decrease_ttl), no copy of the packet. The queueing priority is set from the TOS
+  (rt_tos2priority) while ``ip_forward_update_priority`` is on, its default.
 - A route marked RTCF_DOREDIRECT (the packet leaves by the device it came in on, towards a sender
   on that link) triggers ICMP redirect (5/1, host) with the next hop, subject to ip_rt_send_redirect's
   backoff per sender: at most ``ip_rt_redirect_number`` (9) redirects, the k-th only after
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 IP_RT_REDIRECT_NUMBER = 9
 IP_RT_REDIRECT_LOAD = HZ // 50
 IP_RT_REDIRECT_SILENCE = (HZ // 50) << (IP_RT_REDIRECT_NUMBER + 1)
+
+# ip_tos2prio (net/ipv4/route.c): TC_PRIO_* by the TOS bits (tos & 0x1e) >> 1
+IP_TOS2PRIO = (0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4)
 
 ICMP_DEST_UNREACH = 3
 ICMP_FRAG_NEEDED = 4
@@ -99,6 +103,9 @@ class IpForward:
             ns.trace("ip_forward", skb, dev=rt.dev.name, ttl=buf[nh + 8])
         if rt.flags & RTCF_DOREDIRECT and not (opt is not None and opt.srr):
             self.ip_rt_send_redirect(skb)
+        # net.ipv4.ip_forward_update_priority (default 1): the queueing priority follows the TOS
+        if ns.sysctl.v.get("net.ipv4.ip_forward_update_priority", 1):
+            skb.priority = IP_TOS2PRIO[(buf[nh + 1] & 0x1E) >> 1]
         if ns.nf.ops[NF_INET_FORWARD]:
             ns.nf.hook(NF_INET_FORWARD, skb, skb.dev, rt.dev, self.ip_forward_finish)
             return
