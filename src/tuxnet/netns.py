@@ -157,3 +157,49 @@ class Namespace:
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
+
+    # ------------------------------------------------------------ sockets (tuxnet/socket.py)
+    def socket(self, family: int = 2, type: int = 2, proto: int = 0) -> Any:
+        """socket(2) in this namespace: AF_INET with SOCK_DGRAM (UDP, or ping with IPPROTO_ICMP),
+        SOCK_RAW or SOCK_STREAM; plain calls never block (see ``tuxnet.socket``)."""
+        return self.sockets.socket(family, type, proto)
+
+    async def sock_recv(self, sock: Any, nbytes: int) -> bytes:
+        from tuxnet.socket import sock_recv
+
+        return await sock_recv(sock, nbytes)
+
+    async def sock_recv_into(self, sock: Any, buf: Any) -> int:
+        from tuxnet.socket import sock_recv_into
+
+        return await sock_recv_into(sock, buf)
+
+    async def sock_recvfrom(self, sock: Any, bufsize: int) -> tuple[bytes, Any]:
+        from tuxnet.socket import sock_recvfrom
+
+        return await sock_recvfrom(sock, bufsize)
+
+    async def sock_recvfrom_into(self, sock: Any, buf: Any, nbytes: int = 0) -> tuple[int, Any]:
+        from tuxnet.socket import sock_recvfrom_into
+
+        return await sock_recvfrom_into(sock, buf, nbytes)
+
+    async def sock_sendto(self, sock: Any, data: Any, address: Any) -> int:
+        from tuxnet.socket import sock_sendto
+
+        return await sock_sendto(sock, data, address)
+
+    async def sock_sendall(self, sock: Any, data: Any) -> None:
+        from tuxnet.socket import sock_sendall
+
+        await sock_sendall(sock, data)
+
+    async def sock_connect(self, sock: Any, address: Any) -> None:
+        from tuxnet.socket import sock_connect
+
+        await sock_connect(sock, address)
+
+    async def sock_accept(self, sock: Any) -> tuple[Any, Any]:
+        from tuxnet.socket import sock_accept
+
+        return await sock_accept(sock)
