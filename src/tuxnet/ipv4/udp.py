@@ -13,9 +13,10 @@ Guarantees, as Linux 6.x:
 - Broadcast and multicast datagrams go to every matching socket (__udp4_lib_mcast_deliver); with
   none: IgnoredMulti, and no ICMP. Unicast with no socket: NoPorts, ICMP port unreachable (3/3)
   and NO_SOCKET.
-- Queueing (__udp_enqueue_schedule_skb) charges the skb's truesize to ``sk_rmem_alloc``; a socket
-  whose charge already exceeds SO_RCVBUF drops with RcvbufErrors + InErrors, SOCKET_RCVBUFF and
-  ``sk_drops`` (one datagram always fits). InDatagrams counts datagrams read by recvmsg, as Linux.
+- Queueing (__udp_enqueue_schedule_skb) charges the skb's truesize to ``sk_rmem_alloc``; a datagram
+  that would take it past SO_RCVBUF is dropped with RcvbufErrors + InErrors, SOCKET_RCVBUFF and
+  ``sk_drops``, unless the queue is empty (Linux 6.18's rule; older kernels let one more in).
+  InDatagrams counts datagrams read by recvmsg, as Linux.
 - Send (udp_sendmsg): more than 65535 bytes or more than fits one IP datagram (65507 of payload)
   is EMSGSIZE, as is anything over the path MTU with IP_PMTUDISC_DO; no address on an unconnected
   socket is EDESTADDRREQ, port 0 EINVAL; a broadcast route without SO_BROADCAST is EACCES;
@@ -91,6 +92,7 @@ _IN_PKTINFO = struct.Struct("=i4s4s")
 _INT = struct.Struct("=i")
 _PAGE = 4096
 _M32 = 0xFFFFFFFF
+INT_MAX = 2**31 - 1
 
 
 def _le32(addr: int) -> int:
@@ -454,15 +456,18 @@ class Udp:
 
     def queue_rcv_skb(self, sk: UdpSock, skb: SkBuff) -> None:
         """udp_queue_rcv_skb / __udp_enqueue_schedule_skb."""
-        if sk.sk_rmem_alloc > sk.sk_rcvbuf:
+        size = skb_truesize(skb.tail - skb.network_header)
+        rmem = sk.sk_rmem_alloc
+        rcvbuf = sk.sk_rcvbuf
+        # Linux 6.18: drop when the datagram does not fit, unless the queue is empty
+        if rmem + size > rcvbuf and (rcvbuf > INT_MAX >> 1 or rmem):
             sk.sk_drops += 1
             mib = self.ns.mib.udp
             mib.RcvbufErrors += 1
             mib.InErrors += 1
             self.ns.kfree_skb(skb, SkbDropReason.SOCKET_RCVBUFF)
             return
-        size = skb_truesize(skb.tail - skb.network_header)
-        sk.sk_rmem_alloc += size
+        sk.sk_rmem_alloc = rmem + size
         skb.sk = sk
         skb.nfct = None  # nf_reset_ct
         sk.sk_receive_queue.append((skb, size))
