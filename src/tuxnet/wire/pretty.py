@@ -752,6 +752,11 @@ class _Printer:
             return
         data = p[off + hlen : end]
         if flags & 0x04 and self.v:
+            # print_tcp_rst_data(): RFC 1122 lets a RST carry text explaining it
+            whole = len(p) >= off + hlen + length
+            n = min(length, 30)
+            self.w((" [RST" if whole else " [!RST") + ("+" if length > 30 else "") + " ")
+            self.w("".join(_fn_char(c) for c in p[off + hlen : min(off + hlen + n, end)]) + "]")
             return
         ports = (sport, dport)
         if 80 in ports or 8080 in ports:
@@ -968,6 +973,17 @@ class _BadOpt(Exception):
 
 class _Stop(Exception):
     """The decoder printed its own ending; stop without a truncation marker."""
+
+
+def _fn_char(c: int) -> str:
+    """fn_print_char(): ``M-`` for 8-bit bytes, ``^X`` for control characters."""
+    out = ""
+    if c >= 0x80:
+        c &= 0x7F
+        out = "M-"
+    if not 0x20 <= c < 0x7F:
+        return out + "^" + chr(c ^ 0x40)
+    return out + chr(c)
 
 
 def _fetch_token(data: bytes, idx: int, complete: bool) -> tuple[str | None, int]:
