@@ -371,3 +371,63 @@ def test_sockstat_counts():
     assert lines[2] == "UDP: inuse 1 mem 0"
     assert lines[4] == "RAW: inuse 0"
     assert [ln.split(":")[0] for ln in lines] == ["sockets", "TCP", "UDP", "UDPLITE", "RAW", "FRAG"]
+
+
+# ------------------------------------------------------------------ asyncio datagram endpoints
+class Recorder(asyncio.DatagramProtocol):
+    def __init__(self, ns, echo: bool = False) -> None:
+        self.ns = ns
+        self.echo = echo
+        self.events: list[tuple] = []
+        self.transport = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.events.append(("made", self.ns.now))
+
+    def datagram_received(self, data, addr) -> None:
+        self.events.append(("data", data, addr, self.ns.now))
+        if self.echo:
+            self.transport.sendto(data.upper(), addr)
+
+    def error_received(self, exc) -> None:
+        self.events.append(("error", exc.errno, self.ns.now))
+
+    def connection_lost(self, exc) -> None:
+        self.events.append(("lost", exc))
+
+
+def test_datagram_endpoint_echo_and_errors():
+    from tuxnet.socket import create_datagram_endpoint
+
+    lab, h1, h2 = lab2()
+
+    async def go():
+        st, server = await create_datagram_endpoint(h2, lambda: Recorder(h2, echo=True), local_addr=("", 7))
+        ct, client = await create_datagram_endpoint(h1, lambda: Recorder(h1), remote_addr=(A2, 7))
+        with pytest.raises(ValueError):
+            ct.sendto(b"x", (A2, 8))
+        ct.sendto(b"hello")
+        await asyncio.sleep(1)
+        dead, refused = await create_datagram_endpoint(h1, lambda: Recorder(h1), remote_addr=(A2, 9))
+        dead.sendto(b"anyone?")
+        await asyncio.sleep(1)
+        st.pause_reading()
+        ct.sendto(b"held")
+        await asyncio.sleep(1)
+        held = len(server.events)
+        st.resume_reading()
+        await asyncio.sleep(0)
+        ct.close()
+        await asyncio.sleep(0)
+        return st, server, client, refused, held
+
+    st, server, client, refused, held = lab.run_coro(go())
+    port = client.transport.get_extra_info("sockname")[1]
+    # sent at t=0: ARP (20 ms) then 10 ms; the echo comes back 10 ms later
+    assert server.events[:2] == [("made", 0), ("data", b"hello", (A1, port), 30 * MS)]
+    assert client.events == [("made", 0), ("data", b"HELLO", (A2, 7), 40 * MS), ("lost", None)]
+    assert refused.events[1] == ("error", errno.ECONNREFUSED, 1020 * MS)
+    # paused: "held" waited in the socket and came in on resume, in the same instant
+    assert held == 2 and server.events[2][:3] == ("data", b"held", (A1, port))
+    assert client.transport.is_closing() and client.transport.get_extra_info("socket").fileno() == -1

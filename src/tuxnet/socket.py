@@ -12,6 +12,8 @@ Guarantees:
   ``sk_state_change`` on the socket: one wait queue per socket (``Socket.wq``), like the kernel's
   ``socket_wq``, which every protocol (UDP, raw, ping and TCP) uses. SO_RCVTIMEO/SO_SNDTIMEO end a
   wait with EAGAIN, ``settimeout`` with ``TimeoutError``, as a blocking Python socket does.
+- ``create_datagram_endpoint(ns, factory, local_addr=, remote_addr=)`` gives asyncio datagram
+  transports/protocols on top (sock/dgram_endpoint.py).
 - ``poll()`` is the socket's poll mask (EPOLL* bits); ``await s.wait_readable()`` and
   ``wait_writable()`` wait for select()'s readable / writable sets.
 - Each namespace has one socket table (``ns.sockets``): file descriptors are allocated lowest-first
@@ -56,6 +58,7 @@ from tuxnet.sock.constants import (
     SOL_SOCKET,
     SS_UNCONNECTED,
 )
+from tuxnet.sock.dgram_endpoint import DatagramTransport, create_datagram_endpoint
 from tuxnet.sock.sock import Cred
 from tuxnet.sock.sockopt import sock_getsockopt, sock_setsockopt
 from tuxnet.wire.addr import ip_aton, ip_ntoa
@@ -642,4 +645,5 @@ def proc_net_sockstat(ns: Namespace) -> str:
 
 __all__ = ["Socket", "SocketTable", "WaitQueue", "Cred", "sock_recv", "sock_recvfrom", "sock_recv_into",
            "sock_recvfrom_into", "sock_recvmsg", "sock_sendto", "sock_sendall", "sock_connect", "sock_accept",
-           "proc_net_sockstat", *(n for n in dir(_constants) if n.isupper())]
+           "proc_net_sockstat", "create_datagram_endpoint", "DatagramTransport",
+           *(n for n in dir(_constants) if n.isupper())]

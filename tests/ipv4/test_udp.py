@@ -588,3 +588,38 @@ def test_proc_net_udp_matches_the_kernel_layout():
     srv_line = by_local["0100007F:14E9"]
     assert int(srv_line.split()[9]) == srv.ino
     assert int(srv_line.split()[0][:-1]) == h1.udp.bucket(5353)
+
+
+# ------------------------------------------------------------------ multicast
+def test_multicast_to_a_joined_group():
+    import socket as pysocket
+
+    from tuxnet.socket import IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_MULTICAST_ALL, IP_MULTICAST_IF
+
+    lab, h1, h2, _ = lab3()
+    c1 = Cap(h1.devices["eth0"])
+    mreq = pysocket.inet_aton("239.1.1.1") + pysocket.inet_aton(A2)
+    member = h2.socket()
+    member.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    member.bind(("", 5000))
+    member.setsockopt(SOL_IP, IP_ADD_MEMBERSHIP, mreq)
+    assert errno_of(member.setsockopt, SOL_IP, IP_ADD_MEMBERSHIP, mreq) == errno.EADDRINUSE
+    strict = h2.socket()  # bound to the port but not a member, and not taking everything
+    strict.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    strict.setsockopt(SOL_IP, IP_MULTICAST_ALL, 0)
+    strict.bind(("", 5000))
+    s = h1.socket()
+    s.setsockopt(SOL_IP, IP_MULTICAST_IF, pysocket.inet_aton(A1))
+    s.sendto(b"group", ("239.1.1.1", 5000))
+    lab.run(0.1)
+    (frame,) = c1.ip(outgoing=True)
+    assert frame[:6] == bytes.fromhex("01005e010101") and frame[22] == 1  # group MAC, IP_MULTICAST_TTL 1
+    assert member.recvfrom(100) == (b"group", (A1, s.getsockname()[1]))
+    with pytest.raises(BlockingIOError):
+        strict.recv(100)
+    # leaving the group: the device stops accepting it
+    member.setsockopt(SOL_IP, IP_DROP_MEMBERSHIP, mreq)
+    s.sendto(b"again", ("239.1.1.1", 5000))
+    lab.run(0.1)
+    with pytest.raises(BlockingIOError):
+        member.recv(100)
