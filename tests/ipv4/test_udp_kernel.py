@@ -148,6 +148,23 @@ out["refused_recv"] = [err(lambda: x.recv(10)), err(lambda: x.recv(10))]
 x.send(b"c"); pause()
 out["refused_send"] = [err(lambda: x.send(b"d")), err(lambda: x.send(b"e"))]
 
+# IP_RECVERR on an unconnected socket: the error queue, then the socket error regenerated
+IP_RECVERR = 11
+re = S(); re.setsockopt(IP, IP_RECVERR, 1); re.sendto(b"payload!", ("127.0.0.1", 9)); pause()
+data, anc, flags, addr = re.recvmsg(100, 256, _s.MSG_ERRQUEUE)
+out["errqueue"] = [data, [[lv, ty, d] for lv, ty, d in anc], flags, list(addr), err(lambda: re.recv(10)),
+                   err(lambda: re.recvmsg(100, 256, _s.MSG_ERRQUEUE))]
+
+# ancillary data on receive, truncation flags
+an = S(); an.bind(("127.0.0.1", 0))
+for opt in (8, 12, 13):  # IP_PKTINFO, IP_RECVTTL, IP_RECVTOS
+    an.setsockopt(IP, opt, 1)
+snd = S(); snd.setsockopt(IP, _s.IP_TOS, 0x28); snd.setsockopt(IP, _s.IP_TTL, 33)
+snd.sendto(b"0123456789", an.getsockname()); pause()
+data, anc, flags, addr = an.recvmsg(4, 256)
+out["cmsg"] = [data, [[lv, ty, d] for lv, ty, d in anc], flags & _s.MSG_TRUNC]
+snd.close(); an.close()
+
 # exhaustion of the local port range
 sysctl("net.ipv4.ip_local_port_range", "40000 40001")
 e1 = S(); e1.bind(("0.0.0.0", 0)); e2 = S(); e2.bind(("0.0.0.0", 0))
@@ -173,7 +190,9 @@ def proc_udp(): return open("/proc/net/udp").read()
         subprocess.run(["ip", "-n", tag, "link", "set", "lo", "up"], check=True, capture_output=True)
         r = subprocess.run(["ip", "netns", "exec", tag, sys.executable, "-c",
                             prelude + script + "\nprint(json.dumps(out, default=lambda b: list(b)))"],
-                           check=True, capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode:
+            pytest.fail(f"the script failed under Linux:\n{r.stderr}", pytrace=False)
         return json.loads(r.stdout)
     finally:
         subprocess.run(["ip", "netns", "del", tag], capture_output=True)
@@ -207,7 +226,8 @@ KEYS = ["unbound", "peer", "send_unconnected", "autobound", "sendto_port0", "too
         "pmtudisc", "hdrincl", "mtu_unconnected", "bindtodevice", "bindtodevice_lo", "type_proto", "unknown",
         "dup", "wild_vs_specific", "reuse_one_side", "reuse_both", "reuse_winner", "reuseport",
         "reuseport_missing", "proc", "proc_count", "proc_widths", "recv", "truesize", "rcvbuf_1",
-        "rcvbuf_1248", "rcvbuf_3000", "refused", "refused_recv", "refused_send", "range", "exhausted"]
+        "rcvbuf_1248", "rcvbuf_3000", "errqueue", "cmsg", "refused", "refused_recv", "refused_send", "range",
+        "exhausted"]
 
 
 @pytest.mark.parametrize("key", KEYS)
