@@ -14,6 +14,7 @@ from tuxnet.ipv4.ip_input import init_ip
 from tuxnet.ipv4.ping import init_ping
 from tuxnet.ipv4.raw import init_raw
 from tuxnet.ipv4.route import init_route
+from tuxnet.ipv4.tcp.tcp_ipv4 import init_tcp
 from tuxnet.ipv4.udp import init_udp
 from tuxnet.netfilter.hooks import NfHooks
 from tuxnet.netns import register_pernet_subsys
@@ -30,3 +31,4 @@ register_pernet_subsys(48, "sockets", init_sockets)
 register_pernet_subsys(50, "udp", init_udp)
 register_pernet_subsys(55, "raw", init_raw)
 register_pernet_subsys(56, "ping", init_ping)
+register_pernet_subsys(60, "tcp", init_tcp)

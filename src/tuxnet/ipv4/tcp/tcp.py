@@ -1,0 +1,601 @@
+"""TCP socket calls: inet_stream_ops (net/ipv4/af_inet.c) and the tcp_* calls of net/ipv4/tcp.c.
+
+Guarantees, as Linux 6.x (errnos as Linux returns them):
+- connect (__inet_stream_connect/tcp_v4_connect): EISCONN when connected, EALREADY while
+  connecting, EINPROGRESS for a started connect (the facade's plain calls never block); routing
+  errors (ENETUNREACH ...) come back at once; a failed attempt reports its error once (ECONNREFUSED
+  after an RST, ETIMEDOUT after the SYN retries, EHOSTUNREACH after an ICMP error), through the
+  next connect() or SO_ERROR. AF_UNSPEC disconnects (an RST in synchronized states).
+- listen: backlog clamped to net.core.somaxconn; EINVAL unless CLOSE/LISTEN; EADDRINUSE if the port
+  conflicts. accept: EINVAL unless listening, EAGAIN with an empty accept queue.
+- send (tcp_sendmsg): EPIPE when not connected or after shutdown(SHUT_WR) (a pending error such
+  as ECONNRESET is reported first), EAGAIN while connecting or when the send buffer is full;
+  segments of at most one MSS, PSH on the last of a write, MSG_MORE/TCP_CORK hold data back, MSG_OOB
+  sets the urgent pointer. recv (tcp_recvmsg): data, b"" at EOF, ENOTCONN for a listening or never
+  connected socket, a pending error first (ECONNRESET), MSG_PEEK, MSG_WAITALL, MSG_OOB
+  (urgent byte, EINVAL without one), MSG_TRUNC; reading opens the window (tcp_cleanup_rbuf) and
+  feeds receive-buffer autotuning.
+- shutdown: SHUT_WR sends FIN (tcp_close_state), ENOTCONN on a closed socket, SYN_SENT and
+  listening sockets are disconnected. close (__tcp_close): unread data -> RST (TCPAbortOnClose),
+  SO_LINGER with 0 -> RST (tcp_disconnect, TCPAbortOnData as Linux counts it), else FIN and the
+  orphan finishes in the stack (FIN_WAIT2 bounded by tcp_fin_timeout). A lingering close() does
+  not block here: the calls of the facade never sleep.
+- Options: TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE/INTVL/CNT, TCP_SYNCNT, TCP_LINGER2,
+  TCP_DEFER_ACCEPT, TCP_WINDOW_CLAMP, TCP_INFO (struct tcp_info bytes, or ``tcp_get_info`` as a
+  dict), TCP_QUICKACK, TCP_CONGESTION (ENOENT for an unknown algorithm), TCP_USER_TIMEOUT,
+  TCP_NOTSENT_LOWAT; IPPROTO_IP options through the shared ip_setsockopt.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING
+
+from tuxnet.core.errors import oserror
+from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_input, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp.tcp_sock import (
+    RCV_SHUTDOWN,
+    SEND_SHUTDOWN,
+    SHUTDOWN_MASK,
+    SOCK_BINDADDR_LOCK,
+    TCP_CLOSE,
+    TCP_CLOSE_WAIT,
+    TCP_CLOSING,
+    TCP_ESTABLISHED,
+    TCP_FIN_WAIT1,
+    TCP_FIN_WAIT2,
+    TCP_LAST_ACK,
+    TCP_LISTEN,
+    TCP_NAGLE_CORK,
+    TCP_NAGLE_PUSH,
+    TCP_SYN_RECV,
+    TCP_SYN_SENT,
+    TCP_TIME_WAIT,
+    TCP_TIMEWAIT_LEN,
+    TCP_URG_READ,
+    TCP_URG_VALID,
+    TCPHDR_ACK,
+    TCPHDR_PSH,
+    U32,
+    TcpSkb,
+    TcpSock,
+    tcpf,
+)
+from tuxnet.sock.af_inet import (
+    RecvResult,
+)
+from tuxnet.sock.constants import (
+    EPOLLERR,
+    EPOLLHUP,
+    EPOLLIN,
+    EPOLLOUT,
+    EPOLLPRI,
+    EPOLLRDHUP,
+    EPOLLRDNORM,
+    EPOLLWRNORM,
+    MSG_DONTWAIT,
+    MSG_MORE,
+    MSG_OOB,
+    MSG_PEEK,
+    MSG_TRUNC,
+    MSG_WAITALL,
+)
+from tuxnet.wire.seqnum import seq_after
+
+if TYPE_CHECKING:
+    pass
+
+SS_DISCONNECTING = 4
+TCP_NODELAY = 1
+TCP_MAXSEG = 2
+TCP_CORK = 3
+TCP_KEEPIDLE = 4
+TCP_KEEPINTVL = 5
+TCP_KEEPCNT = 6
+TCP_SYNCNT = 7
+TCP_LINGER2 = 8
+TCP_DEFER_ACCEPT = 9
+TCP_WINDOW_CLAMP = 10
+TCP_INFO = 11
+TCP_QUICKACK = 12
+TCP_CONGESTION = 13
+TCP_USER_TIMEOUT = 18
+TCP_NOTSENT_LOWAT = 25
+
+_INT = struct.Struct("=i")
+TCPI_OPT_TIMESTAMPS = 1
+TCPI_OPT_SACK = 2
+TCPI_OPT_WSCALE = 4
+TCPI_OPT_ECN = 8
+
+# struct tcp_info (include/uapi/linux/tcp.h) up to tcpi_total_rto_time (Linux 6.7+)
+TCP_INFO_FIELDS = (
+    ("tcpi_state", "B"), ("tcpi_ca_state", "B"), ("tcpi_retransmits", "B"), ("tcpi_probes", "B"),
+    ("tcpi_backoff", "B"), ("tcpi_options", "B"), ("tcpi_wscale", "B"), ("tcpi_flags", "B"),
+    ("tcpi_rto", "I"), ("tcpi_ato", "I"), ("tcpi_snd_mss", "I"), ("tcpi_rcv_mss", "I"),
+    ("tcpi_unacked", "I"), ("tcpi_sacked", "I"), ("tcpi_lost", "I"), ("tcpi_retrans", "I"),
+    ("tcpi_fackets", "I"), ("tcpi_last_data_sent", "I"), ("tcpi_last_ack_sent", "I"),
+    ("tcpi_last_data_recv", "I"), ("tcpi_last_ack_recv", "I"), ("tcpi_pmtu", "I"),
+    ("tcpi_rcv_ssthresh", "I"), ("tcpi_rtt", "I"), ("tcpi_rttvar", "I"), ("tcpi_snd_ssthresh", "I"),
+    ("tcpi_snd_cwnd", "I"), ("tcpi_advmss", "I"), ("tcpi_reordering", "I"), ("tcpi_rcv_rtt", "I"),
+    ("tcpi_rcv_space", "I"), ("tcpi_total_retrans", "I"), ("tcpi_pacing_rate", "Q"),
+    ("tcpi_max_pacing_rate", "Q"), ("tcpi_bytes_acked", "Q"), ("tcpi_bytes_received", "Q"),
+    ("tcpi_segs_out", "I"), ("tcpi_segs_in", "I"), ("tcpi_notsent_bytes", "I"), ("tcpi_min_rtt", "I"),
+    ("tcpi_data_segs_in", "I"), ("tcpi_data_segs_out", "I"), ("tcpi_delivery_rate", "Q"),
+    ("tcpi_busy_time", "Q"), ("tcpi_rwnd_limited", "Q"), ("tcpi_sndbuf_limited", "Q"),
+    ("tcpi_delivered", "I"), ("tcpi_delivered_ce", "I"), ("tcpi_bytes_sent", "Q"),
+    ("tcpi_bytes_retrans", "Q"), ("tcpi_dsack_dups", "I"), ("tcpi_reord_seen", "I"),
+    ("tcpi_rcv_ooopack", "I"), ("tcpi_snd_wnd", "I"), ("tcpi_rcv_wnd", "I"), ("tcpi_rehash", "I"),
+    ("tcpi_total_rto", "H"), ("tcpi_total_rto_recoveries", "H"), ("tcpi_total_rto_time", "I"),
+)
+_TCP_INFO = struct.Struct("=" + "".join(f for _, f in TCP_INFO_FIELDS))
+
+# tcp_close_state: the next state and whether a FIN goes out
+_NEW_STATE = {TCP_ESTABLISHED: (TCP_FIN_WAIT1, True), TCP_SYN_SENT: (TCP_CLOSE, False),
+              TCP_SYN_RECV: (TCP_FIN_WAIT1, True), TCP_FIN_WAIT1: (TCP_FIN_WAIT1, False),
+              TCP_FIN_WAIT2: (TCP_FIN_WAIT2, False), TCP_TIME_WAIT: (TCP_CLOSE, False),
+              TCP_CLOSE: (TCP_CLOSE, False), TCP_CLOSE_WAIT: (TCP_LAST_ACK, True),
+              TCP_LAST_ACK: (TCP_LAST_ACK, False), TCP_LISTEN: (TCP_CLOSE, False),
+              TCP_CLOSING: (TCP_CLOSING, False)}
+
+
+def sock_error(tp: TcpSock) -> int:
+    """sock_error: the pending error, cleared (0 if none)."""
+    err = tp.sk_err
+    tp.sk_err = 0
+    return err
+
+
+def tcp_close_state(tp: TcpSock) -> bool:
+    new, fin = _NEW_STATE.get(tp.sk_state, (TCP_CLOSE, False))
+    tcp_input.tcp_set_state(tp, new)
+    return fin
+
+
+# ---------------------------------------------------------------------------------------- write space
+def sk_stream_memory_free(tp: TcpSock, wake: int = 0) -> bool:
+    if tp.sk_wmem_queued >= tp.sk_sndbuf:
+        return False
+    lowat = tp.notsent_lowat or int(tp.ns.sysctl.v["net.ipv4.tcp_notsent_lowat"])  # type: ignore[call-overload]
+    return (((tp.write_seq - tp.snd_nxt) & U32) << wake) < lowat
+
+
+def sk_stream_is_writeable(tp: TcpSock) -> bool:
+    return (tp.sk_sndbuf - tp.sk_wmem_queued >= tp.sk_wmem_queued >> 1) and sk_stream_memory_free(tp, 1)
+
+
+def tcp_check_space(tp: TcpSock) -> None:
+    """After ACKs freed memory: grow the send buffer and wake a writer that found no space."""
+    if "SOCK_NOSPACE" in tp.sock_flags:
+        if (not tp.sk_userlocks & 1 and tp.snd_cwnd > cong.tcp_packets_in_flight(tp)):
+            tcp_ack.tcp_sndbuf_expand(tp)
+            tp.snd_cwnd_stamp = tp.jiffies()
+        if sk_stream_is_writeable(tp):
+            tp.sock_flags.discard("SOCK_NOSPACE")
+            tp.sk_write_space()
+
+
+# ---------------------------------------------------------------------------------------- poll
+def tcp_poll(tp: TcpSock) -> int:
+    state = tp.sk_state
+    if state == TCP_LISTEN:
+        return EPOLLIN | EPOLLRDNORM if tp.icsk_accept_queue else 0
+    mask = 0
+    shutdown = tp.sk_shutdown
+    if shutdown == SHUTDOWN_MASK or state == TCP_CLOSE:
+        mask |= EPOLLHUP
+    if shutdown & RCV_SHUTDOWN:
+        mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP
+    if state != TCP_SYN_SENT and state != TCP_SYN_RECV:
+        target = max(tp.sk_rcvlowat, 1)
+        if tp.urg_data and tp.urg_seq == tp.copied_seq and not tp.sock_flag("SOCK_URGINLINE"):
+            target += 1
+        avail = (tp.rcv_nxt - tp.copied_seq) & U32
+        if avail and avail < 0x80000000 and (avail >= target
+                                             or tp.tcp_receive_window() <= tp.icsk_ack.rcv_mss):
+            mask |= EPOLLIN | EPOLLRDNORM
+        if not shutdown & SEND_SHUTDOWN:
+            if sk_stream_is_writeable(tp):
+                mask |= EPOLLOUT | EPOLLWRNORM
+            else:
+                tp.sock_flags.add("SOCK_NOSPACE")
+        else:
+            mask |= EPOLLOUT | EPOLLWRNORM
+        if tp.urg_data & TCP_URG_VALID:
+            mask |= EPOLLPRI
+    if tp.sk_err:
+        mask |= EPOLLERR
+    return mask
+
+
+# ---------------------------------------------------------------------------------------- connect
+def tcp_v4_connect(tp: TcpSock, daddr: int, dport: int) -> None:
+    ns = tp.ns
+    net = tp.net
+    if (daddr & 0xF0000000) == 0xE0000000 or daddr == 0xFFFFFFFF:
+        raise oserror(errno.ENETUNREACH)
+    try:
+        rt = ns.route.output(daddr, tp.inet_saddr, tp.tos & 0x1E, tp.sk_bound_dev_if, tp.sk_mark)
+    except OSError as e:
+        if e.errno == errno.ENETUNREACH:
+            ns.mib.ip.OutNoRoutes += 1
+        raise
+    if rt.flags & 0x30000000:  # RTCF_MULTICAST | RTCF_BROADCAST
+        raise oserror(errno.ENETUNREACH)
+    if not tp.inet_saddr:
+        tp.inet_saddr = rt.src
+    tp.inet_rcv_saddr = tp.inet_saddr
+    tp.inet_dport = dport
+    tp.inet_daddr = daddr
+    tp.icsk_ext_hdr_len = 0
+    tp.rx_opt.mss_clamp = 536
+    tcp_input.tcp_set_state(tp, TCP_SYN_SENT)
+    try:
+        net.inet_hash_connect(tp)
+    except OSError:
+        tcp_input.tcp_set_state(tp, TCP_CLOSE)
+        tp.inet_dport = 0
+        if not tp.sk_userlocks & SOCK_BINDADDR_LOCK:
+            tp.inet_saddr = tp.inet_rcv_saddr = 0
+        raise
+    tp.sk_dst = rt
+    tp.sk_dst_gen = ns.fib.genid
+    if not tp.write_seq:
+        tp.write_seq = net.secure_tcp_seq(tp.inet_saddr, tp.inet_daddr, tp.inet_sport, dport)
+    tp.tsoffset = net.secure_tcp_ts_off(tp.inet_saddr, tp.inet_daddr)
+    tp.inet_id = ns.rng.getrandbits(16)
+    tp.isn = tp.write_seq
+    err = tcp_ctl.tcp_connect(tp, rt)
+    if err:
+        tcp_input.tcp_set_state(tp, TCP_CLOSE)
+        tp.inet_dport = 0
+        raise oserror(-err)
+
+
+def tcp_disconnect(tp: TcpSock) -> None:
+    """ABORT (RFC 9293 3.10.5): an RST in synchronized states, everything forgotten."""
+    old = tp.sk_state
+    if old != TCP_CLOSE:
+        tcp_input.tcp_set_state(tp, TCP_CLOSE)
+    if old == TCP_LISTEN:
+        inet_csk_listen_stop(tp)
+    elif (1 << old) & tcpf(TCP_ESTABLISHED, TCP_CLOSE_WAIT, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_SYN_RECV) or (
+            tp.snd_nxt != tp.write_seq and (1 << old) & tcpf(TCP_CLOSING, TCP_LAST_ACK)):
+        tcp_ctl.tcp_send_active_reset(tp)
+        tp.sk_err = errno.ECONNRESET
+    elif old == TCP_SYN_SENT:
+        tp.sk_err = errno.ECONNRESET
+    tcp_input.tcp_clear_xmit_timers(tp)
+    tp.sk_receive_queue.clear()
+    tp.sk_rmem_alloc = 0
+    tp.copied_seq = tp.rcv_nxt
+    tp.urg_data = 0
+    tcp_input.tcp_write_queue_purge(tp)
+    tp.out_of_order_queue.clear()
+    tp.inet_dport = 0
+    if not tp.sk_userlocks & SOCK_BINDADDR_LOCK:
+        tp.inet_saddr = tp.inet_rcv_saddr = 0
+    tp.sk_shutdown = 0
+    tp.sock_flags.discard("SOCK_DONE")
+    tp.srtt_us = 0
+    tp.mdev_us = 0
+    tp.rcv_rtt_last_tsecr = 0
+    tp.write_seq = (tp.write_seq + tp.max_window + 2) & U32 or 1
+    tp.snd_cwnd = cong.TCP_INIT_CWND
+    tp.snd_cwnd_cnt = 0
+    tp.is_cwnd_limited = False
+    tp.max_packets_out = 0
+    tp.window_clamp = 0
+    tp.delivered = tp.delivered_ce = 0
+    tp.icsk_backoff = 0
+    tp.icsk_probes_out = 0
+    tp.icsk_rto = 1000
+    tp.icsk_rto_min = tp.tcp_rto_min()
+    tp.snd_ssthresh = cong.TCP_INFINITE_SSTHRESH
+    cong.tcp_set_ca_state(tp, cong.TCP_CA_Open)
+    tp.rx_opt.clear()
+    tp.rx_opt.num_sacks = 0
+    tp.selective_acks.clear()
+    tp.rx_opt.ts_recent = tp.rx_opt.ts_recent_stamp = 0
+    tp.sk_dst = None
+    cong.tcp_cleanup_congestion_control(tp)
+    tp.sk_state_change()
+
+
+def inet_csk_listen_stop(tp: TcpSock) -> None:
+    """Children not yet accepted are aborted and forgotten."""
+    net = tp.net
+    while tp.icsk_accept_queue:
+        child = tp.icsk_accept_queue.popleft()
+        tp.sk_ack_backlog -= 1
+        tcp_disconnect(child)
+        child.sock_flags.add("SOCK_DEAD")
+        child.sk_socket = None
+        net.inet_csk_destroy_sock(child)
+
+
+# ---------------------------------------------------------------------------------------- send
+def tcp_send_mss(tp: TcpSock) -> int:
+    return tcp_output.tcp_current_mss(tp)
+
+
+def forced_push(tp: TcpSock) -> bool:
+    return seq_after(tp.write_seq, (tp.pushed_seq + (tp.max_window >> 1)) & U32)
+
+
+def tcp_mark_push(tp: TcpSock, skb: TcpSkb) -> None:
+    skb.tcp_flags |= TCPHDR_PSH
+    tp.pushed_seq = tp.write_seq
+
+
+def tcp_push(tp: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
+    wq = tp.sk_write_queue
+    if not wq:
+        return
+    skb = wq[-1]
+    if not flags & MSG_MORE or forced_push(tp):
+        tcp_mark_push(tp, skb)
+    if flags & MSG_OOB:
+        tp.snd_up = tp.write_seq
+    # tcp_should_autocork needs skbs still in a qdisc or driver (sk_wmem_alloc): our devices
+    # transmit synchronously, so autocorking never applies here.
+    if flags & MSG_MORE:
+        nonagle = TCP_NAGLE_CORK
+    tcp_output.__tcp_push_pending_frames(tp, mss_now, nonagle)
+
+
+def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
+    """Copy ``data`` into the write queue as far as the send buffer allows; push; return bytes taken."""
+    st = tp.sk_state
+    if st not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
+        # sk_stream_wait_connect
+        if tp.sk_err:
+            raise oserror(sock_error(tp))
+        if st not in (TCP_SYN_SENT, TCP_SYN_RECV):
+            raise oserror(sock_error(tp) or errno.EPIPE)
+        raise oserror(errno.EAGAIN)
+    if tp.sk_err or tp.sk_shutdown & SEND_SHUTDOWN:
+        raise oserror(sock_error(tp) or errno.EPIPE)
+    tp.tcp_mstamp_refresh()
+    mss_now = size_goal = tcp_send_mss(tp)
+    wq = tp.sk_write_queue
+    view = memoryview(data)
+    copied = 0
+    total = len(data)
+    while copied < total:
+        skb = wq[-1] if wq else None
+        copy = size_goal - len(skb.data) if skb is not None else 0
+        if copy <= 0 or skb is None or skb.eor or skb.tcp_flags & 0x01:
+            if not sk_stream_memory_free(tp):
+                tp.sock_flags.add("SOCK_NOSPACE")
+                if copied:
+                    tcp_push(tp, flags & ~MSG_MORE, mss_now, TCP_NAGLE_PUSH)
+                    return copied
+                raise oserror(errno.EAGAIN)
+            skb = TcpSkb(tp.write_seq, TCPHDR_ACK)
+            wq.append(skb)
+            tp.sk_wmem_queued += tcp_output.TCP_SKB_OVERHEAD
+            copy = size_goal
+        copy = min(copy, total - copied)
+        chunk = view[copied:copied + copy].tobytes()
+        skb.data = skb.data + chunk if skb.data else chunk
+        if not copied:
+            skb.tcp_flags &= ~TCPHDR_PSH
+        tp.write_seq = (tp.write_seq + copy) & U32
+        skb.end_seq = (skb.end_seq + copy) & U32
+        tp.sk_wmem_queued += copy
+        copied += copy
+        if copied == total:
+            break
+        if len(skb.data) < size_goal or flags & MSG_OOB:
+            continue
+        if forced_push(tp):
+            tcp_mark_push(tp, skb)
+            tcp_output.__tcp_push_pending_frames(tp, mss_now, TCP_NAGLE_PUSH)
+        elif skb is tp.tcp_send_head():
+            tcp_output.tcp_push_one(tp, mss_now)
+    if copied:
+        tcp_push(tp, flags, mss_now, tp.nonagle)
+    return copied
+
+
+# ---------------------------------------------------------------------------------------- receive
+def tcp_recv_urg(tp: TcpSock, length: int, flags: int) -> RecvResult:
+    if tp.sock_flag("SOCK_URGINLINE") or not tp.urg_data or tp.urg_data == TCP_URG_READ:
+        raise oserror(errno.EINVAL)
+    if tp.sk_state == TCP_CLOSE and not tp.sock_flag("SOCK_DONE"):
+        raise oserror(errno.ENOTCONN)
+    if tp.urg_data & TCP_URG_VALID:
+        c = tp.urg_data & 0xFF
+        if not flags & MSG_PEEK:
+            tp.urg_data = TCP_URG_READ
+        if length > 0:
+            return bytes((c,)), None, MSG_OOB, []
+        return b"", None, MSG_OOB | MSG_TRUNC, []
+    if tp.sk_state == TCP_CLOSE or tp.sk_shutdown & RCV_SHUTDOWN:
+        return b"", None, 0, []
+    raise oserror(errno.EAGAIN)
+
+
+def _readable_bytes(tp: TcpSock) -> tuple[int, bool]:
+    """(bytes ready before the next urgent mark or FIN, FIN reached)."""
+    avail = 0
+    fin = False
+    for seg in tp.sk_receive_queue:
+        avail += len(seg.data)
+        if seg.fin:
+            fin = True
+            break
+    return avail, fin
+
+
+def tcp_recvmsg(tp: TcpSock, length: int, flags: int, nonblock: bool) -> RecvResult:
+    if flags & MSG_OOB:
+        return tcp_recv_urg(tp, length, flags)
+    if tp.sk_state == TCP_LISTEN:
+        raise oserror(errno.ENOTCONN)
+    peek = bool(flags & MSG_PEEK)
+    target = min(max(tp.sk_rcvlowat, 1), length) if length else 0
+    if flags & MSG_WAITALL and not peek:
+        target = length
+    if not nonblock and not flags & MSG_DONTWAIT and length:
+        # a sleeper waits until the target is there (or EOF / an error), taking nothing before
+        avail, fin = _readable_bytes(tp)
+        if (avail < target and not fin and not tp.sk_err and tp.sk_state != TCP_CLOSE
+                and not tp.sk_shutdown & RCV_SHUTDOWN):
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+    out: list[bytes] = []
+    copied = 0
+    seq = tp.copied_seq
+    q = tp.sk_receive_queue
+    idx = 0
+    while copied < length:
+        if tp.urg_data and tp.urg_seq == seq and copied:
+            break  # stop at the urgent mark
+        seg = q[idx] if idx < len(q) else None
+        if seg is None:
+            if copied:
+                break
+            if tp.sock_flag("SOCK_DONE"):
+                break
+            if tp.sk_err:
+                raise oserror(sock_error(tp))
+            if tp.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if tp.sk_state == TCP_CLOSE:
+                raise oserror(errno.ENOTCONN)  # a never connected socket
+            raise oserror(errno.EAGAIN)
+        offset = (seq - seg.seq) & U32
+        if offset < len(seg.data):
+            used = min(len(seg.data) - offset, length - copied)
+            if tp.urg_data:
+                urg_offset = (tp.urg_seq - seq) & U32
+                if urg_offset < used:
+                    if not urg_offset:
+                        if not tp.sock_flag("SOCK_URGINLINE"):
+                            seq = (seq + 1) & U32
+                            offset += 1
+                            used -= 1
+                    else:
+                        used = urg_offset
+            if used > 0:
+                if not flags & MSG_TRUNC:
+                    out.append(bytes(seg.data[offset:offset + used]))
+                seq = (seq + used) & U32
+                copied += used
+            if not peek:
+                _eat(tp, seg, (seq - seg.seq) & U32)
+            if tp.urg_data and seq_after(seq, tp.urg_seq):
+                tp.urg_data = 0
+                tcp_input.tcp_fast_path_check(tp)
+            if not peek:
+                tp.copied_seq = seq
+            if (seq - seg.seq) & U32 < len(seg.data):
+                if peek:
+                    idx += 1
+                continue
+        if seg.fin:
+            seq = (seq + 1) & U32
+            if not peek:
+                q.popleft()
+                tp.copied_seq = seq
+            break
+        if peek:
+            idx += 1
+        else:
+            q.popleft()
+    if not peek:
+        tp.copied_seq = seq
+        if copied:
+            tcp_data.tcp_rcv_space_adjust(tp)
+        tcp_data.__tcp_cleanup_rbuf(tp, copied)
+    return b"".join(out), None, 0, []
+
+
+def _eat(tp: TcpSock, seg: object, consumed: int) -> None:
+    """Free what was read from the head segment (its memory, proportionally)."""
+    data = seg.data  # type: ignore[attr-defined]
+    if consumed <= 0:
+        return
+    n = min(consumed, len(data))
+    total = len(data)
+    dec = seg.truesize * n // total if total else seg.truesize  # type: ignore[attr-defined]
+    del data[:n]
+    seg.seq = (seg.seq + n) & U32  # type: ignore[attr-defined]
+    seg.truesize -= dec  # type: ignore[attr-defined]
+    tp.sk_rmem_alloc -= dec
+
+
+# ---------------------------------------------------------------------------------------- close
+def tcp_shutdown(tp: TcpSock, how: int) -> None:
+    if not how & SEND_SHUTDOWN:
+        return
+    open_states = tcpf(TCP_ESTABLISHED, TCP_SYN_SENT, TCP_SYN_RECV, TCP_CLOSE_WAIT)
+    if (1 << tp.sk_state) & open_states and tcp_close_state(tp):
+        tcp_ctl.tcp_send_fin(tp)
+
+
+def tcp_close(tp: TcpSock) -> None:
+    """__tcp_close: the descriptor is closed; the connection finishes as an orphan."""
+    net = tp.net
+    ns = tp.ns
+    tp.sk_shutdown = SHUTDOWN_MASK
+    if tp.sk_state == TCP_LISTEN:
+        tcp_input.tcp_set_state(tp, TCP_CLOSE)
+        inet_csk_listen_stop(tp)
+        _orphan(tp)
+        net.inet_csk_destroy_sock(tp)
+        return
+    data_was_unread = 0
+    while tp.sk_receive_queue:
+        seg = tp.sk_receive_queue.popleft()
+        data_was_unread += len(seg.data)
+    tp.sk_rmem_alloc = 0
+    if tp.sk_state == TCP_CLOSE:
+        _orphan(tp)
+        net.inet_csk_destroy_sock(tp)
+        return
+    if data_was_unread:
+        # RFC 2525 2.17: unread data was discarded, zap the connection
+        ns.mib.tcpext.TCPAbortOnClose += 1
+        tcp_input.tcp_set_state(tp, TCP_CLOSE)
+        tcp_ctl.tcp_send_active_reset(tp)
+    elif tp.sock_flag("SOCK_LINGER") and not tp.sk_lingertime:
+        tcp_disconnect(tp)
+        ns.mib.tcpext.TCPAbortOnData += 1
+    elif tcp_close_state(tp):
+        tcp_ctl.tcp_send_fin(tp)
+    state = tp.sk_state
+    _orphan(tp)
+    net.orphan_count += 1
+    tp.lingering = True
+    if state != TCP_CLOSE and tp.sk_state == TCP_CLOSE:
+        return
+    if tp.sk_state == TCP_FIN_WAIT2:
+        if tp.linger2 < 0:
+            tcp_input.tcp_set_state(tp, TCP_CLOSE)
+            tcp_ctl.tcp_send_active_reset(tp)
+            ns.mib.tcpext.TCPAbortOnLinger += 1
+        else:
+            tmo = tp.tcp_fin_time()
+            if tmo > TCP_TIMEWAIT_LEN:
+                tcp_timer.inet_csk_reset_keepalive_timer(tp, tmo - TCP_TIMEWAIT_LEN)
+            else:
+                from tuxnet.ipv4.tcp import tcp_minisocks
+
+                tcp_minisocks.tcp_time_wait(net, tp, TCP_FIN_WAIT2, tmo)
+                return
+    if tp.sk_state == TCP_CLOSE:
+        net.inet_csk_destroy_sock(tp)
+
+
+def _orphan(tp: TcpSock) -> None:
+    tp.sock_flags.add("SOCK_DEAD")
+    tp.sk_socket = None
+
+
+# ---------------------------------------------------------------------------------------- options
+
+
+# ---------------------------------------------------------------------------------------- proto_ops

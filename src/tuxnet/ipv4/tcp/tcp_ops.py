@@ -1,0 +1,276 @@
+"""inet_stream_ops: the socket layer's calls for SOCK_STREAM/IPPROTO_TCP (net/ipv4/af_inet.c
+inet_stream_connect, inet_accept, inet_listen, inet_getname, inet_shutdown, inet_release).
+
+Registered in the inet protocol switch as the permanent SOCK_STREAM entry; the facade
+(``tuxnet.socket.Socket``) calls these with its socket, whose ``sk`` is the ``TcpSock``. See
+``tcp.py`` for the semantics and errnos of each call.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from tuxnet.core.errors import oserror
+from tuxnet.ipv4.tcp import tcp_input, tcp_sockopt
+from tuxnet.ipv4.tcp.tcp import (
+    SS_DISCONNECTING,
+    sock_error,
+    tcp_close,
+    tcp_disconnect,
+    tcp_poll,
+    tcp_recvmsg,
+    tcp_sendmsg,
+    tcp_shutdown,
+    tcp_v4_connect,
+)
+from tuxnet.ipv4.tcp.tcp_sock import (
+    RCV_SHUTDOWN,
+    SHUTDOWN_MASK,
+    SOCK_BINDADDR_LOCK,
+    SOCK_BINDPORT_LOCK,
+    TCP_CLOSE,
+    TCP_ESTABLISHED,
+    TCP_LISTEN,
+    TCP_SYN_RECV,
+    TCP_SYN_SENT,
+    U32,
+    TcpSock,
+    tcpf,
+)
+from tuxnet.sock.af_inet import (
+    INET_PROTOSW_ICSK,
+    INET_PROTOSW_PERMANENT,
+    ProtoOps,
+    RecvResult,
+    SockAddr,
+    inet_register_protosw,
+)
+from tuxnet.sock.constants import (
+    AF_INET,
+    AF_UNSPEC,
+    IPPROTO_TCP,
+    MSG_DONTWAIT,
+    SOCK_STREAM,
+    SOL_IP,
+    SS_CONNECTED,
+    SS_CONNECTING,
+    SS_UNCONNECTED,
+)
+from tuxnet.sock.sockopt import ip_getsockopt, ip_setsockopt
+
+if TYPE_CHECKING:
+    from tuxnet.netns import Namespace
+    from tuxnet.sock.sock import Cred
+    from tuxnet.socket import Socket
+
+
+class InetStreamOps(ProtoOps):
+    """inet_stream_ops: what the facade calls for SOCK_STREAM sockets."""
+
+    __slots__ = ()
+    name = "inet_stream_ops"
+
+    def release(self, sock: Socket) -> None:
+        tp = sock.sk
+        if tp is not None:
+            tcp_close(tp)
+
+    def bind(self, sock: Socket, addr: SockAddr) -> None:
+        """__inet_bind for TCP."""
+        tp: TcpSock = sock.sk
+        ns = sock.ns
+        family, ip, port = addr
+        if family != AF_INET and (family != AF_UNSPEC or ip != 0):
+            raise oserror(errno.EAFNOSUPPORT)
+        from tuxnet.ipv4.fib_semantics import RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST
+        from tuxnet.ipv4.inet_hashtables import inet_port_requires_bind_service
+
+        chk = ns.fib.addr_type(ip)
+        nonlocal_ok = bool(ns.sysctl.v["net.ipv4.ip_nonlocal_bind"]) or tp.freebind or tp.transparent
+        if not (nonlocal_ok or ip == 0 or chk in (RTN_LOCAL, RTN_MULTICAST, RTN_BROADCAST)):
+            raise oserror(errno.EADDRNOTAVAIL)
+        if (port and inet_port_requires_bind_service(ns, port)
+                and not tp.sk_cred.capable("CAP_NET_BIND_SERVICE")):
+            raise oserror(errno.EACCES)
+        if tp.sk_state != TCP_CLOSE or tp.inet_num:
+            raise oserror(errno.EINVAL)
+        tp.inet_rcv_saddr = tp.inet_saddr = ip
+        if chk in (RTN_MULTICAST, RTN_BROADCAST):
+            tp.inet_saddr = 0
+        if port or not tp.bind_address_no_port:
+            try:
+                tp.net.inet_csk_get_port(tp, port)
+            except OSError:
+                tp.inet_saddr = tp.inet_rcv_saddr = 0
+                raise
+        if tp.inet_rcv_saddr:
+            tp.sk_userlocks |= SOCK_BINDADDR_LOCK
+        if port:
+            tp.sk_userlocks |= SOCK_BINDPORT_LOCK
+        tp.inet_sport = tp.inet_num
+        tp.inet_daddr = 0
+        tp.inet_dport = 0
+        tp.sk_dst = None
+
+    def connect(self, sock: Socket, addr: SockAddr, nonblock: bool) -> None:
+        """__inet_stream_connect (never sleeps: EINPROGRESS, then the result once known)."""
+        tp: TcpSock = sock.sk
+        family, ip, port = addr
+        if family == AF_UNSPEC:
+            tcp_disconnect(tp)
+            sock.state = SS_UNCONNECTED
+            return
+        if sock.state == SS_CONNECTED:
+            raise oserror(errno.EISCONN)
+        if sock.state == SS_CONNECTING:
+            err = errno.EALREADY
+        elif sock.state == SS_UNCONNECTED:
+            if tp.sk_state != TCP_CLOSE:
+                raise oserror(errno.EISCONN)
+            if family != AF_INET:
+                raise oserror(errno.EAFNOSUPPORT)
+            tcp_v4_connect(tp, ip, port)
+            sock.state = SS_CONNECTING
+            err = errno.EINPROGRESS
+        else:
+            raise oserror(errno.EINVAL)
+        if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV):
+            raise oserror(err)
+        if tp.sk_state == TCP_CLOSE:
+            # closed by an RST, a timeout, an ICMP error: report it once
+            e = sock_error(tp) or errno.ECONNABORTED
+            sock.state = SS_UNCONNECTED
+            tcp_disconnect(tp)
+            raise oserror(e)
+        sock.state = SS_CONNECTED
+
+    def accept(self, sock: Socket, nonblock: bool) -> Socket:
+        """inet_accept / inet_csk_accept."""
+        tp: TcpSock = sock.sk
+        if tp.sk_state != TCP_LISTEN:
+            raise oserror(errno.EINVAL)
+        if not tp.icsk_accept_queue:
+            raise oserror(errno.EAGAIN)
+        child: TcpSock = tp.icsk_accept_queue.popleft()
+        tp.sk_ack_backlog -= 1
+        child.listener = None
+        child.req = None
+        from tuxnet.socket import Socket as _Socket
+
+        new = _Socket(sock.ns, sock.family, sock.type, sock.proto)
+        new.ops = self
+        new.sk = child
+        child.sk_socket = new
+        child.sk_cred = tp.sk_cred
+        child.sk_uid = tp.sk_uid
+        new.state = SS_CONNECTED
+        sock.ns.sockets.install(new)
+        return new
+
+    def listen(self, sock: Socket, backlog: int) -> None:
+        """inet_listen / inet_csk_listen_start."""
+        tp: TcpSock = sock.sk
+        somaxconn = int(sock.ns.sysctl.v["net.core.somaxconn"])  # type: ignore[call-overload]
+        if backlog > somaxconn or backlog < 0 and (backlog & U32) > somaxconn:
+            backlog = somaxconn
+        if sock.state != SS_UNCONNECTED or sock.type != SOCK_STREAM:
+            raise oserror(errno.EINVAL)
+        old = tp.sk_state
+        if not (1 << old) & tcpf(TCP_CLOSE, TCP_LISTEN):
+            raise oserror(errno.EINVAL)
+        tp.sk_max_ack_backlog = backlog
+        if old == TCP_LISTEN:
+            return
+        net = tp.net
+        tp.sk_ack_backlog = 0
+        tp.icsk_accept_queue.clear()
+        if tp.inet_num:
+            net.check_listen_conflict(tp)
+        tcp_input.tcp_set_state(tp, TCP_LISTEN)
+        if not tp.inet_num:
+            try:
+                net.inet_csk_get_port(tp, 0)
+            except OSError:
+                tcp_input.tcp_set_state(tp, TCP_CLOSE)
+                raise
+            tp.inet_sport = tp.inet_num
+        net.lhash.setdefault(tp.inet_num, []).append(tp)
+        net.sockets.add(tp)
+
+    def getname(self, sock: Socket, peer: bool) -> tuple[int, int]:
+        tp: TcpSock = sock.sk
+        if peer:
+            if not tp.inet_dport or (1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_SYN_SENT):
+                raise oserror(errno.ENOTCONN)
+            return tp.inet_daddr, tp.inet_dport
+        return tp.inet_rcv_saddr or tp.inet_saddr, tp.inet_sport
+
+    def poll(self, sock: Socket) -> int:
+        return tcp_poll(sock.sk)
+
+    def shutdown(self, sock: Socket, how: int) -> None:
+        """inet_shutdown."""
+        how += 1
+        if how & ~SHUTDOWN_MASK or not how:
+            raise oserror(errno.EINVAL)
+        tp: TcpSock = sock.sk
+        if sock.state == SS_CONNECTING:
+            if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV, TCP_CLOSE):
+                sock.state = SS_DISCONNECTING
+            else:
+                sock.state = SS_CONNECTED
+        err = 0
+        st = tp.sk_state
+        if st == TCP_LISTEN:
+            if how & RCV_SHUTDOWN:
+                tcp_disconnect(tp)
+                sock.state = SS_UNCONNECTED
+        elif st == TCP_SYN_SENT:
+            tcp_disconnect(tp)
+            sock.state = SS_UNCONNECTED
+        else:
+            if st == TCP_CLOSE:
+                err = errno.ENOTCONN
+            tp.sk_shutdown |= how
+            tcp_shutdown(tp, how)
+        tp.sk_state_change()
+        if err:
+            raise oserror(err)
+
+    def setsockopt(self, sock: Socket, level: int, optname: int, value: Any) -> None:
+        if level == SOL_IP:
+            ip_setsockopt(sock, optname, value)
+        elif level == IPPROTO_TCP:
+            tcp_sockopt.do_tcp_setsockopt(sock.sk, optname, value)
+        else:
+            raise oserror(errno.ENOPROTOOPT)
+
+    def getsockopt(self, sock: Socket, level: int, optname: int, buflen: int | None) -> int | bytes:
+        if level == SOL_IP:
+            return ip_getsockopt(sock, optname, buflen)
+        if level == IPPROTO_TCP:
+            return tcp_sockopt.do_tcp_getsockopt(sock.sk, optname, buflen)
+        raise oserror(errno.ENOPROTOOPT)
+
+    def sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int) -> int:
+        tp: TcpSock = sock.sk
+        if sock.state == SS_CONNECTING and tp.sk_state == TCP_ESTABLISHED:
+            sock.state = SS_CONNECTED
+        return tcp_sendmsg(tp, data, flags)
+
+    def recvmsg(self, sock: Socket, bufsize: int, flags: int, nonblock: bool) -> RecvResult:
+        return tcp_recvmsg(sock.sk, bufsize, flags, nonblock or bool(flags & MSG_DONTWAIT))
+
+
+def tcp_sock_factory(ns: Namespace, sk_type: int, protocol: int, cred: Cred) -> TcpSock:
+    tp = ns.tcp.new_socket()
+    tp.sk_cred = cred
+    tp.sk_uid = cred.uid
+    return tp
+
+
+inet_stream_ops = InetStreamOps()
+inet_register_protosw(SOCK_STREAM, IPPROTO_TCP, tcp_sock_factory, inet_stream_ops,
+                      INET_PROTOSW_PERMANENT | INET_PROTOSW_ICSK)
+_unused = (Any,)
