@@ -623,3 +623,29 @@ def test_multicast_to_a_joined_group():
     lab.run(0.1)
     with pytest.raises(BlockingIOError):
         member.recv(100)
+
+
+def test_mark_priority_and_tos_reach_the_packet():
+    from tuxnet.netfilter.hooks import NF_ACCEPT, NF_INET_LOCAL_OUT
+    from tuxnet.socket import IP_TOS, SO_MARK, SO_PRIORITY
+
+    lab, h1, h2, _ = lab3()
+    seen: list[tuple[int, int, int]] = []
+
+    def hook(skb, indev, outdev):
+        seen.append((skb.mark, skb.priority, skb.buf[skb.network_header + 1]))
+        return NF_ACCEPT
+
+    h1.nf.register(NF_INET_LOCAL_OUT, 0, hook, "test")
+    s = h1.socket()
+    s.setsockopt(SOL_SOCKET, SO_MARK, 42)
+    s.setsockopt(SOL_IP, IP_TOS, 0x10)  # priority follows the TOS (6, interactive)...
+    s.sendto(b"a", (A2, 9))
+    s.setsockopt(SOL_SOCKET, SO_PRIORITY, 5)  # ...until set explicitly
+    s.sendto(b"b", (A2, 9))
+    lab.run(0.1)
+    assert seen == [(42, 6, 0x10), (42, 5, 0x10)]
+    user = h1.sockets.socket(AF_INET, 2, 0, cred=Cred(1000, 1000))
+    assert errno_of(user.setsockopt, SOL_SOCKET, SO_MARK, 1) == errno.EPERM
+    assert errno_of(user.setsockopt, SOL_SOCKET, SO_PRIORITY, 7) == errno.EPERM
+    user.setsockopt(SOL_SOCKET, SO_PRIORITY, 6)
