@@ -457,7 +457,6 @@ def _mc_membership(sock: Socket, join: bool, value: Any) -> None:
     group, dev = _mreq(sock, value)
     if (group & 0xF0000000) != 0xE0000000:
         raise oserror(errno.EINVAL)
-    sk = sock.sk
     memberships = sock.ns.sockets.mc_memberships
     key = (dev.ifindex, group)
     mine = sock.mc_list
@@ -472,7 +471,6 @@ def _mc_membership(sock: Socket, join: bool, value: Any) -> None:
         if key not in mine:
             raise oserror(errno.EADDRNOTAVAIL)
         sock.drop_membership(key)
-    del sk
 
 
 def _mc_if(sock: Socket, value: Any) -> None:
