@@ -112,11 +112,112 @@ async def run_argv(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.T
     return await mod.main(ns, argv[1:], out, err)
 
 
+class Job:
+    """A background command (``cmd &``): its task, its output so far, its number and command line."""
+
+    __slots__ = ("num", "cmdline", "task", "out")
+
+    def __init__(self, num: int, cmdline: str, task: asyncio.Task, out: io.StringIO) -> None:
+        self.num = num
+        self.cmdline = cmdline
+        self.task = task
+        self.out = out
+
+    def state(self) -> str:
+        if not self.task.done():
+            return "Running"
+        if self.task.cancelled():
+            return "Terminated"
+        exc = self.task.exception()
+        if exc is not None:
+            return "Exit 70"
+        rc = self.task.result()
+        return "Done" if rc == 0 else f"Exit {rc}"
+
+    def rc(self) -> int:
+        if self.task.cancelled():
+            return 143
+        if self.task.exception() is not None:
+            return 70
+        return self.task.result()
+
+
+def _jobs(ns: Namespace) -> dict[int, Job]:
+    jobs = getattr(ns, "jobs", None)
+    if jobs is None:
+        jobs = {}
+        ns.jobs = jobs  # type: ignore[attr-defined]
+    return jobs
+
+
+def _job_arg(ns: Namespace, args: list[str]) -> list[Job] | str:
+    jobs = _jobs(ns)
+    if not args:
+        return list(jobs.values())
+    out = []
+    for a in args:
+        try:
+            out.append(jobs[int(a.lstrip("%"))])
+        except (ValueError, KeyError):
+            return f"{a}: no such job"
+    return out
+
+
+def _report(job: Job, buf: io.StringIO) -> None:
+    buf.write(job.out.getvalue())
+    job.out.seek(0)
+    job.out.truncate()
+    buf.write(f"[{job.num}]+  {job.state():<24}{job.cmdline}\n")
+
+
+def _job_builtin(ns: Namespace, argv: list[str], buf: io.StringIO, limit: float) -> int:
+    """jobs, wait [%N...], kill [%N...]: bash's job control over background tools."""
+    name = argv[0]
+    sel = _job_arg(ns, [a for a in argv[1:] if not a.startswith("-")])  # kill -INT %1: signal ignored
+    if isinstance(sel, str):
+        buf.write(f"bash: {name}: {sel}\n")
+        return 127 if name == "wait" else 1
+    jobs = _jobs(ns)
+    if name == "jobs":
+        for job in sel:
+            buf.write(f"[{job.num}]   {job.state():<24}{job.cmdline}\n")
+        return 0
+    if name == "kill":
+        if not argv[1:]:
+            buf.write("kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec ...\n")
+            return 2
+        for job in sel:
+            job.task.cancel()
+    tasks = [j.task for j in sel if not j.task.done()]
+    if tasks:
+        async def gather() -> None:
+            await asyncio.wait(tasks)
+
+        try:
+            ns.loop.run_until_complete(gather(), timeout_ns=int(limit * 1e9))
+        except TimeoutError:
+            buf.write(f"tuxnet: wait: jobs still running after {limit:g} s of virtual time\n")
+            return 130
+    rc = 0
+    for job in sel:
+        if job.task.done():
+            _report(job, buf)
+            rc = job.rc()
+            del jobs[job.num]
+    return rc if name == "wait" else 0
+
+
 def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) -> tuple[int, str]:
     """Run one command line to completion on the namespace's loop; returns (exit code, output).
 
-    stdout and stderr are interleaved into one text, as a terminal shows them.
+    stdout and stderr are interleaved into one text, as a terminal shows them. A line ending in
+    ``&`` starts a background job (``[1] 1001`` is printed, as bash does) that runs while later
+    commands advance time; ``jobs``, ``wait [%N]`` and ``kill %N`` (interrupt, so the tool prints its
+    summary) manage them, and a finished job's output is shown by the next ``wait``/``jobs``.
     """
+    background = cmdline.rstrip().endswith("&") and not cmdline.rstrip().endswith("&&")
+    if background:
+        cmdline = cmdline.rstrip()[:-1]
     try:
         argv = shlex.split(cmdline)
     except ValueError as e:
@@ -126,6 +227,17 @@ def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) ->
     # while periodic timers keep the loop busy: such a command is stopped after ``timeout`` seconds
     # of virtual time (default COMMAND_LIMIT_S), like an operator's Ctrl-C.
     limit = COMMAND_LIMIT_S if timeout is None else timeout
+    if argv and argv[0] in ("jobs", "wait", "kill") and not background:
+        return _job_builtin(ns, argv, buf, limit), buf.getvalue()
+    if background:
+        jobs = _jobs(ns)
+        num = max(jobs, default=0) + 1
+        jbuf = io.StringIO()
+        task = ns.loop.create_task(run_argv(ns, argv, jbuf, jbuf))
+        jobs[num] = Job(num, cmdline.strip(), task, jbuf)
+        # let the job start (a capture must be listening before the next command sends)
+        ns.loop.run_until(ns.loop.now_ns)
+        return 0, f"[{num}] {1000 + num}\n"
     task = ns.loop.create_task(run_argv(ns, argv, buf, buf))
     try:
         rc = ns.loop.run_until_complete(task, timeout_ns=int(limit * 1e9))
