@@ -56,7 +56,7 @@ def resolve(name: str):
 
 def parse_duration(text: str) -> float:
     """coreutils' DURATION: a number with an optional s/m/h/d suffix."""
-    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:], None)
+    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1:])
     num = text[:-1] if mult else text
     value = float(num)
     if value < 0 or value != value:
