@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tuxnet.lab.lab import Lab  # noqa: E402
-from tuxnet.socket import AF_INET, SOCK_DGRAM  # noqa: E402
+from tuxnet.lab.lab import Lab
+from tuxnet.socket import AF_INET, SOCK_DGRAM
 
 
 def sh(lab: Lab, node: str, cmd: str) -> str:
