@@ -75,7 +75,8 @@ def proc_net_dev(ns: Namespace) -> str:
 
 def proc_net_dev_snmp_drops(ns: Namespace) -> str:
     """Not a Linux file: tuxnet's drop counters by reason (what dropwatch would total)."""
-    return "".join(f"{r.value} {n}\n" for r, n in sorted(ns.drops.by_reason.items(), key=lambda kv: kv[0].value))
+    items = sorted(ns.drops.by_reason.items(), key=lambda kv: kv[0].value)
+    return "".join(f"{r.value} {n}\n" for r, n in items)
 
 
 register_proc_file("/proc/net/snmp", proc_net_snmp)

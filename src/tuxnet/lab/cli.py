@@ -71,8 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             for c in spec.exec:
                 rc, out = lab.node(spec.name).cmd_rc(c)
                 if rc != 0:
-                    print(f"tuxnet: {args.topology}: node {spec.name!r}: exec {c!r} failed (exit {rc})\n{out}",
-                          file=sys.stderr, end="")
+                    msg = f"tuxnet: {args.topology}: node {spec.name!r}: exec {c!r} failed (exit {rc})\n{out}"
+                    print(msg, file=sys.stderr, end="")
                     return 1
         for node, c in commands:
             line = resolve_node_names(lab, c)
@@ -129,9 +129,12 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="build a lab from a topology file and run commands in it")
     r.add_argument("topology")
-    r.add_argument("--cmd", action="append", metavar="\"NODE: COMMAND\"", help="a command to run (repeatable)")
-    r.add_argument("--script", action="append", metavar="FILE", help="a file of \"NODE: COMMAND\" lines")
-    r.add_argument("--until", type=float, metavar="SECONDS", help="advance virtual time to SECONDS at the end")
+    r.add_argument("--cmd", action="append", metavar="\"NODE: COMMAND\"",
+                   help="a command to run (repeatable)")
+    r.add_argument("--script", action="append", metavar="FILE",
+                   help="a file of \"NODE: COMMAND\" lines")
+    r.add_argument("--until", type=float, metavar="SECONDS",
+                   help="advance virtual time to SECONDS at the end")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--pcap", metavar="DIR", help="capture every interface to DIR/NODE-IFACE.pcap")
     r.set_defaults(func=cmd_run)

@@ -167,7 +167,8 @@ def loads(text: str, source: str = "<string>") -> Topology:
                 raise fail(v.line, f"link: unknown key {k!r}")
         ep = ln.value.get("endpoints")
         if ep is None or not isinstance(ep.value, list) or len(ep.value) != 2:
-            raise fail(ep.line if ep else ln.line, "a link needs 'endpoints' with exactly two \"node:interface\"")
+            raise fail(ep.line if ep else ln.line,
+                       "a link needs 'endpoints' with exactly two \"node:interface\"")
         ends = []
         for e in ep.value:
             text = str(e.value)
