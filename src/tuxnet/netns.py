@@ -203,3 +203,17 @@ class Namespace:
         from tuxnet.socket import sock_accept
 
         return await sock_accept(sock)
+
+    # ------------------------------------------------------------ asyncio streams (ipv4/tcp/streams.py)
+    async def open_connection(self, host: str, port: int, **kw: Any) -> tuple[Any, Any]:
+        """asyncio.open_connection in this namespace: (StreamReader, StreamWriter) over TCP."""
+        from tuxnet.ipv4.tcp.streams import open_connection
+
+        return await open_connection(self, host, port, **kw)
+
+    async def start_server(self, client_connected_cb: Any, host: str | None = None, port: int = 0,
+                           **kw: Any) -> Any:
+        """asyncio.start_server in this namespace: a Server calling ``client_connected_cb(r, w)``."""
+        from tuxnet.ipv4.tcp.streams import start_server
+
+        return await start_server(self, client_connected_cb, host, port, **kw)

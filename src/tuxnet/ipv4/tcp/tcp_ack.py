@@ -359,6 +359,7 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
             flag |= FLAG_SYN_ACKED
             tp.retrans_stamp = 0
         tp.sk_wmem_queued -= tcp_output.TCP_SKB_OVERHEAD + len(skb.data)
+        tp.tsorted_sent_queue.pop(id(skb), None)
         if skb is tp.retransmit_skb_hint:
             tp.retransmit_skb_hint = None
         if skb is tp.lost_skb_hint:
@@ -453,7 +454,9 @@ def tcp_ack(tp: TcpSock, cb: TcpCb, flag: int) -> int:
     lost = tp.lost
     if seq_before(ack, prior_snd_una):
         # RFC 5961 5.2 blind data injection mitigation
-        if seq_before(ack, (prior_snd_una - tp.max_window) & U32):
+        # never accept an ACK for bytes we did not send
+        max_window = min(tp.max_window, tp.bytes_acked)
+        if seq_before(ack, (prior_snd_una - max_window) & U32):
             if not flag & FLAG_NO_CHALLENGE_ACK:
                 tcp_send_challenge_ack(tp)
             return ACK_TOO_OLD

@@ -237,6 +237,7 @@ def tcp_connect_init(tp: TcpSock, rt: object) -> None:
     tp.snd_wl1 = 0
     tp.sk_write_queue.clear()
     tp.tcp_rtx_queue.clear()
+    tp.tsorted_sent_queue.clear()
     tp.snd_una = tp.write_seq
     tp.snd_sml = tp.write_seq
     tp.snd_up = tp.write_seq

@@ -49,6 +49,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TCP_LISTEN,
     TCP_MAX_QUICKACKS,
     TCP_MAX_WSCALE,
+    TCP_PAWS_WINDOW,
     TCP_RTO_MAX,
     TCP_SACK_SEEN,
     TCP_SYN_RECV,
@@ -104,7 +105,7 @@ def _parse(rx: RxOpt, cb: TcpCb, ns: object, estab: bool) -> None:
                 rx.rcv_tsecr = opt[1]
         elif t is TcpOptSack:
             if rx.sack_ok:
-                rx.sack_blocks = opt[0]
+                rx.sack_blocks = cb.sack_blocks = opt[0]
         elif t is TcpOptMss:
             if syn and not estab and opt[0]:
                 mss = opt[0]
@@ -176,24 +177,43 @@ def tcp_replace_ts_recent(tp: TcpSock, seq: int) -> None:
         tcp_store_ts_recent(tp)
 
 
-def tcp_disordered_ack(tp: TcpSock, cb: TcpCb) -> bool:
-    """A pure duplicate ACK with an old timestamp within the replay window (~RTO) passes PAWS."""
+def tcp_tsval_replay(tp: TcpSock) -> int:
+    """How far back an old TSval may be for a disordered pure ACK (6.15+: RTO at 1200 Hz, since
+    some peers use such a clock)."""
+    return tp.icsk_rto * 1200 // 1000
+
+
+def tcp_disordered_ack_check(tp: TcpSock, cb: TcpCb) -> SkbDropReason | None:
+    """Why a segment failing PAWS is dropped, or None for a harmless reordered duplicate ACK."""
     seq = cb.seq
     ack = cb.ack_seq
-    return (bool(cb.tcp_flags & TCPHDR_ACK) and seq == cb.end_seq and seq == tp.rcv_nxt
-            and ack == tp.snd_una
-            and not tcp_ack.tcp_may_update_window(tp, ack, seq, cb.window << tp.rx_opt.snd_wscale)
-            and seq_sub(tp.rx_opt.ts_recent, tp.rx_opt.rcv_tsval) <= (tp.icsk_rto * 1024) // 1000)
+    reason = SkbDropReason.TCP_RFC7323_PAWS
+    if not cb.tcp_flags & TCPHDR_ACK or seq != cb.end_seq:
+        return reason  # not a pure ACK
+    if seq != tp.rcv_nxt:
+        return SkbDropReason.TCP_RFC7323_PAWS_ACK if seq_before(seq, tp.rcv_nxt) else reason
+    if ack != tp.snd_una:
+        return reason  # not a duplicate ACK
+    if tcp_ack.tcp_may_update_window(tp, ack, seq, cb.window << tp.rx_opt.snd_wscale):
+        return reason
+    if seq_sub(tp.rx_opt.ts_recent, tp.rx_opt.rcv_tsval) > tcp_tsval_replay(tp):
+        return reason
+    return None
 
 
-def tcp_paws_discard(tp: TcpSock, cb: TcpCb) -> bool:
-    return not tcp_paws_check(tp, 1) and not tcp_disordered_ack(tp, cb)
-
-
-def tcp_sequence(tp: TcpSock, seq: int, end_seq: int) -> bool:
-    """RFC 9293 3.10.7.4 acceptability, against RCV.WUP so a delayed ACK's window still counts."""
+def tcp_sequence(tp: TcpSock, seq: int, end_seq: int) -> SkbDropReason | None:
+    """RFC 9293 3.10.7.4 acceptability, against RCV.WUP so a delayed ACK's window still counts.
+    Linux 6.17+: a segment that starts in the window but ends beyond it is only accepted while
+    the receive queue is empty."""
+    if seq_before(end_seq, tp.rcv_wup):
+        return SkbDropReason.TCP_OLD_SEQUENCE
     right = (tp.rcv_nxt + tp.tcp_receive_window()) & U32
-    return not seq_before(end_seq, tp.rcv_wup) and not seq_after(seq, right)
+    if seq_after(end_seq, right):
+        if seq_after(seq, right):
+            return SkbDropReason.TCP_INVALID_SEQUENCE
+        if tp.sk_receive_queue:
+            return SkbDropReason.TCP_INVALID_END_SEQUENCE
+    return None
 
 
 # ---------------------------------------------------------------------------------------- state changes
@@ -314,27 +334,35 @@ def tcp_validate_incoming(tp: TcpSock, skb: SkBuff, cb: TcpCb, syn_inerr: bool) 
     ns = tp.ns
     flags = cb.tcp_flags
     # RFC 7323: PAWS first
-    if (tcp_fast_parse_options(tp, cb) and tp.rx_opt.saw_tstamp and tcp_paws_discard(tp, cb)
-            and not flags & TCPHDR_RST):  # an RST is accepted even if it did not pass PAWS
+    if tcp_fast_parse_options(tp, cb) and tp.rx_opt.saw_tstamp and not tcp_paws_check(tp, TCP_PAWS_WINDOW):
+        why = tcp_disordered_ack_check(tp, cb)
+        if why is not None and not flags & TCPHDR_RST:  # an RST is accepted even if it failed PAWS
             if flags & TCPHDR_SYN:
                 return _syn_challenge(tp, skb, syn_inerr)
-            ns.mib.tcpext.PAWSEstab += 1
-            if not tcp_ack.tcp_oow_rate_limited(tp, cb, "TCPACKSkippedPAWS"):
-                tcp_data.tcp_send_dupack(tp, cb)
-            tcp_drop(tp, skb, SkbDropReason.TCP_INVALID_SEQUENCE)
+            if why is SkbDropReason.TCP_RFC7323_PAWS_ACK:
+                # old ACKs are common: counted, no dupack
+                ns.mib.tcpext.PAWSOldAck += 1
+            else:
+                ns.mib.tcpext.PAWSEstab += 1
+                if not tcp_ack.tcp_oow_rate_limited(tp, cb, "TCPACKSkippedPAWS"):
+                    tcp_data.tcp_send_dupack(tp, cb)
+            tcp_drop(tp, skb, why)
             return False
     # step 1: the sequence number
-    if not tcp_sequence(tp, cb.seq, cb.end_seq):
+    why = tcp_sequence(tp, cb.seq, cb.end_seq)
+    if why is not None:
         if not flags & TCPHDR_RST:
             if flags & TCPHDR_SYN:
                 return _syn_challenge(tp, skb, syn_inerr)
+            if why is not SkbDropReason.TCP_OLD_SEQUENCE:
+                ns.mib.tcpext.BeyondWindow += 1
             if not tcp_ack.tcp_oow_rate_limited(tp, cb, "TCPACKSkippedSeq"):
                 tcp_data.tcp_send_dupack(tp, cb)
         elif tcp_reset_check(tp, cb):
             tcp_reset(tp)
             ns.consume_skb(skb)
             return False
-        tcp_drop(tp, skb, SkbDropReason.TCP_INVALID_SEQUENCE)
+        tcp_drop(tp, skb, why)
         return False
     # step 2: the RST bit (RFC 5961 3.2)
     if flags & TCPHDR_RST:
@@ -458,8 +486,8 @@ def tcp_rcv_established(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> None:
 def _step5(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> None:
     res = tcp_ack.tcp_ack(tp, cb, FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT)
     if res < 0:
-        tcp_drop(tp, skb, SkbDropReason.TCP_INVALID_SEQUENCE if res == tcp_ack.ACK_TOO_OLD
-                 else SkbDropReason.TCP_FLAGS)
+        tcp_drop(tp, skb, SkbDropReason.TCP_TOO_OLD_ACK if res == tcp_ack.ACK_TOO_OLD
+                 else SkbDropReason.TCP_ACK_UNSENT_DATA)
         return
     tcp_data.tcp_rcv_rtt_measure_ts(tp, cb)
     tcp_urg(tp, cb, skb)

@@ -263,6 +263,7 @@ class TcpNet(TcpPorts):
     def inet_csk_destroy_sock(self, tp: TcpSock) -> None:
         """The last reference to an orphan went away."""
         tp.tcp_rtx_queue.clear()
+        tp.tsorted_sent_queue.clear()
         tp.sk_write_queue.clear()
         tp.sk_receive_queue.clear()
         tp.out_of_order_queue.clear()

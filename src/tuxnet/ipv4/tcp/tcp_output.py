@@ -378,7 +378,11 @@ def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: i
 
 
 def tcp_update_skb_after_send(tp: TcpSock, skb: TcpSkb, prior_wstamp: int) -> None:
-    """EDT pacing: the next departure is later by this segment's length at sk_pacing_rate."""
+    """EDT pacing: the next departure is later by this segment's length at sk_pacing_rate; the
+    segment moves to the tail of the time-sorted queue RACK walks."""
+    tq = tp.tsorted_sent_queue
+    tq[id(skb)] = skb
+    tq.move_to_end(id(skb))
     if tp.sk_pacing_status != cong.SK_PACING_NONE:
         rate = tp.sk_pacing_rate
         if rate and rate != cong.U64:
@@ -416,14 +420,13 @@ def tcp_event_ack_sent(tp: TcpSock, rcv_nxt: int) -> None:
         tp.compressed_ack_timer.stop()
     if rcv_nxt != tp.rcv_nxt:
         return
-    # tcp_dec_quickack_mode
+    # tcp_dec_quickack_mode: one quick ACK used if this ACK covered new data
     ack = tp.icsk_ack
     if ack.quick:
-        pkts = (tp.rcv_nxt - tp.rcv_wup) & U32
-        pkts = pkts // ack.rcv_mss if ack.rcv_mss else 0
+        pkts = 1 if ack.pending & 1 else 0  # inet_csk_ack_scheduled
         if pkts >= ack.quick:
             ack.quick = 0
-            ack.ato = TCP_ATO_MIN
+            ack.ato = TCP_ATO_MIN  # leaving quickack mode deflates the ATO
         else:
             ack.quick -= pkts
     # inet_csk_clear_xmit_timer(ICSK_TIME_DACK)
@@ -523,6 +526,15 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int) ->
     else:
         rtx = tp.tcp_rtx_queue
         rtx.insert(rtx.index(skb) + 1, buff)
+        tq = tp.tsorted_sent_queue
+        if id(skb) in tq:
+            # the tail part takes the place right after the head part in send-time order
+            items = list(tq.items())
+            tq.clear()
+            for k, v in items:
+                tq[k] = v
+                if k == id(skb):
+                    tq[id(buff)] = buff
         # one more packet out; the sacked state is copied, so are its counters
         tp.packets_out += 1
         if buff.sacked & TCPCB_SACKED_ACKED:
