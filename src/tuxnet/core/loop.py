@@ -30,6 +30,7 @@ from typing import Any
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_MSEC = 1_000_000
 NSEC_PER_USEC = 1_000
+_MAX_SELECT_S = 3600.0  # longest single wait of the real-time loop's selector
 
 
 class Timer:
@@ -199,24 +200,46 @@ class Loop(asyncio.AbstractEventLoop):
         else:
             self.default_exception_handler(context)
 
-    # ----------------------------------------------------------- readers
-    def add_reader(self, fd, callback, *args) -> None:  # type: ignore[override]
+    # ----------------------------------------------------------- readers and writers
+    # The selector's data for an fd is [reader handle, writer handle] (None when unset), as in
+    # asyncio's selector loop: live mode's TAP driver reads frames and, when a write would block,
+    # waits for the fd to become writable.
+    def _io_set(self, fd: int, idx: int, h: asyncio.Handle | None) -> bool:
         if self._selector is None:
-            raise RuntimeError("add_reader needs a real-time loop")
-        h = asyncio.Handle(callback, args, self, None)
+            if h is None:
+                return False
+            raise RuntimeError(("add_reader", "add_writer")[idx] + " needs a real-time loop")
         try:
-            self._selector.modify(fd, selectors.EVENT_READ, h)
+            key = self._selector.get_key(fd)
         except KeyError:
-            self._selector.register(fd, selectors.EVENT_READ, h)
+            if h is None:
+                return False
+            data: list[Any] = [None, None]
+            data[idx] = h
+            self._selector.register(fd, selectors.EVENT_READ if idx == 0 else selectors.EVENT_WRITE, data)
+            return True
+        data = key.data
+        had = data[idx] is not None
+        data[idx] = h
+        mask = (selectors.EVENT_READ if data[0] is not None else 0) | (
+            selectors.EVENT_WRITE if data[1] is not None else 0)
+        if mask:
+            self._selector.modify(fd, mask, data)
+        else:
+            self._selector.unregister(fd)
+        return had
+
+    def add_reader(self, fd, callback, *args) -> None:  # type: ignore[override]
+        self._io_set(fd, 0, asyncio.Handle(callback, args, self, None))
 
     def remove_reader(self, fd) -> bool:  # type: ignore[override]
-        if self._selector is None:
-            return False
-        try:
-            self._selector.unregister(fd)
-            return True
-        except KeyError:
-            return False
+        return self._io_set(fd, 0, None)
+
+    def add_writer(self, fd, callback, *args) -> None:  # type: ignore[override]
+        self._io_set(fd, 1, asyncio.Handle(callback, args, self, None))
+
+    def remove_writer(self, fd) -> bool:  # type: ignore[override]
+        return self._io_set(fd, 1, None)
 
     # ------------------------------------------------------------ running
     def _check_closed(self) -> None:
@@ -271,12 +294,17 @@ class Loop(asyncio.AbstractEventLoop):
         when = self._next_timer_when()
         now = self.now_ns
         deadline = limit if when is None else min(when, limit)
-        timeout = max(0, deadline - now) / NSEC_PER_SEC
+        # capped: with no timer and no limit the deadline is ~146 years away, beyond what epoll takes
+        timeout = min(max(0, deadline - now) / NSEC_PER_SEC, _MAX_SELECT_S)
         assert self._selector is not None
         if self._selector.get_map():
             events = self._selector.select(timeout)
-            for key, _mask in events:
-                self._ready.append(key.data)
+            for key, mask in events:
+                reader, writer = key.data
+                if mask & selectors.EVENT_READ and reader is not None:
+                    self._ready.append(reader)
+                if mask & selectors.EVENT_WRITE and writer is not None:
+                    self._ready.append(writer)
         elif timeout > 0:
             _time.sleep(timeout)
         now = self.now_ns
