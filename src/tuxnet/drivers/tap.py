@@ -159,6 +159,9 @@ class TapDevice(NetDevice):
             except OSError as e:
                 self._fail(e)
                 return
+            if n == 0:  # end of file: the other end is gone (not a TAP's behaviour; a socketpair's)
+                self._fail(OSError(errno.EBADFD, os.strerror(errno.EBADFD)))
+                return
             skb = SkBuff.from_bytes(view[:n])
             skb.ip_summed = Csum.NONE
             if n > limit:
