@@ -72,6 +72,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TCPOLEN_TSTAMP_ALIGNED,
     U32,
     TcpSkb,
+    ts_ms,
 )
 from tuxnet.wire.seqnum import seq_before
 
@@ -335,7 +336,7 @@ def tcp_retransmit_skb(tp: TcpSock, skb: TcpSkb) -> int:
         tp.retrans_out += 1
     # the stamp of the first (attempted) retransmission
     if not tp.retrans_stamp:
-        tp.retrans_stamp = (skb.skb_mstamp_ns // 1_000_000) & U32
+        tp.retrans_stamp = ts_ms(skb.skb_mstamp_ns)
     if tp.undo_retrans < 0:
         tp.undo_retrans = 0
     tp.undo_retrans += 1

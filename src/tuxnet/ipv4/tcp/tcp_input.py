@@ -124,16 +124,17 @@ def _parse(rx: RxOpt, cb: TcpCb, ns: object, estab: bool) -> None:
             rx.saw_unknown = True
 
 
-def parse_options_into(net: object, cb: TcpCb, syn_ctx: bool, rx: RxOpt | None = None,
+def parse_options_into(net: object, cb: TcpCb, rx: RxOpt | None = None,
                        mss_clamp: int = 536, user_mss: int = 0) -> RxOpt | None:
-    """Parse a segment's options into a fresh tcp_options_received (None when there are none)."""
+    """Parse a segment's options into a fresh tcp_options_received (None when there are none), with
+    estab=0 as Linux does outside full sockets: the timestamp counts whenever the sysctl is on."""
     if cb.doff <= 5:
         return None
     if rx is None:
         rx = RxOpt()
         rx.mss_clamp = mss_clamp
         rx.user_mss = user_mss
-    _parse(rx, cb, net.ns, estab=not syn_ctx)  # type: ignore[attr-defined]
+    _parse(rx, cb, net.ns, estab=False)  # type: ignore[attr-defined]
     return rx
 
 

@@ -62,6 +62,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TcpCb,
     TcpSock,
     tcpf,
+    ts_ms,
 )
 from tuxnet.skb import Csum, PacketType
 from tuxnet.wire.errors import WireError
@@ -315,13 +316,13 @@ class TcpNet(TcpPorts):
         tcp_output.ip_send_tcp(self.ns, cb.daddr, cb.saddr, hdr, tos=tos, oif=oif, mark=mark)
 
     def tcp_v4_timewait_ack(self, tw: TimewaitSock, cb: TcpCb) -> None:
-        tsval = ((self.ns.loop.now_ns // 1_000_000) + tw.tw_ts_offset) & U32
+        tsval = (ts_ms(self.ns.loop.now_ns) + tw.tw_ts_offset) & U32
         self.tcp_v4_send_ack(cb, tw.tw_snd_nxt, tw.tw_rcv_nxt, tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval,
                              tw.tw_ts_recent, 0, tw.tw_tos, tw.tw_mark)
 
     def tcp_v4_reqsk_send_ack(self, sk: TcpSock, cb: TcpCb, req: RequestSock) -> None:
         seq = (req.snt_isn + 1) & U32 if sk.sk_state == TCP_LISTEN else sk.snd_nxt
-        tsval = ((self.ns.loop.now_ns // 1_000_000) + req.ts_off) & U32
+        tsval = (ts_ms(self.ns.loop.now_ns) + req.ts_off) & U32
         from tuxnet.ipv4.tcp.tcp_minisocks import tcp_synack_window
 
         self.tcp_v4_send_ack(cb, seq, req.rcv_nxt, tcp_synack_window(req) >> req.rcv_wscale, tsval,
@@ -337,14 +338,14 @@ class TcpNet(TcpPorts):
         now_ns = ns.loop.now_ns
         mss = tcp_output.tcp_mss_clamp(listener, tcp_output.dst_metric_advmss(ns, rt))
         if cookie_ts is not None:
-            ts_ms = cookie_ts
+            ts_now = cookie_ts
         else:
-            ts_ms = now_ns // 1_000_000
+            ts_now = ts_ms(now_ns)
             if not req.snt_synack:
                 req.snt_synack = now_ns // 1000
         ts = None
         if req.tstamp_ok:
-            tsval = (ts_ms + req.ts_off) & U32
+            tsval = (ts_now + req.ts_off) & U32
             if not req.snt_tsval_first:
                 req.snt_tsval_first = tsval or U32
             req.snt_tsval_last = tsval
@@ -387,7 +388,7 @@ class TcpNet(TcpPorts):
         if sk.sk_ack_backlog > sk.sk_max_ack_backlog:
             ext.ListenOverflows += 1
             return self._listendrop(sk, skb)
-        rx = tcp_input.parse_options_into(self, cb, syn_ctx=True, mss_clamp=536, user_mss=sk.rx_opt.user_mss)
+        rx = tcp_input.parse_options_into(self, cb, mss_clamp=536, user_mss=sk.rx_opt.user_mss)
         if rx is None:
             from tuxnet.ipv4.tcp.tcp_sock import RxOpt
 
@@ -429,7 +430,7 @@ class TcpNet(TcpPorts):
             isn, req.mss = syncookies.cookie_v4_init_sequence(ns, self.cookie_key, cb, req.mss)
             ext.SyncookiesSent += 1
             if req.tstamp_ok:
-                cookie_ts = syncookies.cookie_init_timestamp(ns.loop.now_ns // 1_000_000, req.wscale_ok,
+                cookie_ts = syncookies.cookie_init_timestamp(ts_ms(ns.loop.now_ns), req.wscale_ok,
                                                              req.snd_wscale, bool(req.sack_ok), False)
         req.snt_isn = isn
         tcp_openreq_init_rwin(req, sk, rt)
@@ -492,7 +493,7 @@ class TcpNet(TcpPorts):
             ext.SyncookiesFailed += 1
             return sk
         ext.SyncookiesRecv += 1
-        rx = tcp_input.parse_options_into(self, cb, syn_ctx=False) or None
+        rx = tcp_input.parse_options_into(self, cb) or None
         req = RequestSock(sk, self)
         req.syncookie = True
         req.rcv_isn = (cb.seq - 1) & U32

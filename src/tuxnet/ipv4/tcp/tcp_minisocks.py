@@ -43,6 +43,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     U32,
     SkTimer,
     TcpSock,
+    ts_ms,
 )
 from tuxnet.wire.seqnum import seq_after, seq_before, seq_between, seq_sub
 
@@ -204,7 +205,7 @@ def tcp_check_req(net: TcpNet, sk: TcpSock, skb: SkBuff, cb: TcpCb, req: Request
     flg = cb.tcp_flags & (TCPHDR_RST | TCPHDR_SYN | TCPHDR_ACK)
     paws_reject = False
     tsecr_reject = False
-    tmp = tcp_input.parse_options_into(net, cb, syn_ctx=False)
+    tmp = tcp_input.parse_options_into(net, cb)
     if tmp is not None and tmp.saw_tstamp:
         if tmp.rcv_tsecr:
             if req.tstamp_ok:
@@ -380,7 +381,7 @@ class TimewaitSock:
         self.tw_ts_recent_stamp = sk.rx_opt.ts_recent_stamp
         self.tw_ts_offset = sk.tsoffset
         self.tw_rcv_wscale = sk.rx_opt.rcv_wscale
-        self.tw_entry_stamp = sk.ns.loop.now_ns // 1_000_000  # tcp_clock_ms
+        self.tw_entry_stamp = ts_ms(sk.ns.loop.now_ns)  # tcp_clock_ms
         self.tw_last_oow_ack_time = 0
         self.tw_mark = sk.sk_mark
         self.tw_tos = sk.tos
@@ -442,7 +443,7 @@ def tcp_timewait_state_process(net: TcpNet, tw: TimewaitSock, skb: SkBuff, cb: T
     now_s = ktime_get_seconds(ns)
     flags = cb.tcp_flags
     if cb.doff > 5 and tw.tw_ts_recent_stamp:
-        tmp = tcp_input.parse_options_into(net, cb, syn_ctx=False)
+        tmp = tcp_input.parse_options_into(net, cb)
         if tmp is not None and tmp.saw_tstamp:
             saw_tstamp = True
             rcv_tsval = tmp.rcv_tsval
@@ -466,7 +467,7 @@ def tcp_timewait_state_process(net: TcpNet, tw: TimewaitSock, skb: SkBuff, cb: T
         tw.tw_substate = TCP_TIME_WAIT
         tw.tw_rcv_nxt = cb.end_seq
         if saw_tstamp:
-            ts = ns.loop.now_ns // 1_000_000
+            ts = ts_ms(ns.loop.now_ns)
             tw.tw_entry_stamp = ts
             tw.tw_ts_recent_stamp = now_s
             tw.tw_ts_recent = rcv_tsval

@@ -62,6 +62,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     U32,
     TcpSkb,
     skb_truesize,
+    ts_ms,
 )
 from tuxnet.skb import SkBuff
 from tuxnet.wire.seqnum import seq_after, seq_before
@@ -286,7 +287,7 @@ def tcp_established_options(tp: TcpSock, skb_mstamp_ns: int) -> tuple:
     ts = None
     size = 0
     if rx.tstamp_ok:
-        ts = (((skb_mstamp_ns // 1_000_000) + tp.tsoffset) & U32, rx.ts_recent)
+        ts = ((ts_ms(skb_mstamp_ns) + tp.tsoffset) & U32, rx.ts_recent)
         size = TCPOLEN_TSTAMP_ALIGNED
     blocks: list[tuple[int, int]] = []
     eff = rx.num_sacks + (1 if rx.dsack else 0)
@@ -307,7 +308,7 @@ def tcp_syn_options(tp: TcpSock, skb_mstamp_ns: int) -> tuple:
     mss = tcp_advertise_mss(tp)
     ts = None
     if v["net.ipv4.tcp_timestamps"]:
-        ts = (((skb_mstamp_ns // 1_000_000) + tp.tsoffset) & U32, tp.rx_opt.ts_recent)
+        ts = ((ts_ms(skb_mstamp_ns) + tp.tsoffset) & U32, tp.rx_opt.ts_recent)
     ws = tp.rx_opt.rcv_wscale if v["net.ipv4.tcp_window_scaling"] else None
     return linux_syn_options(mss, bool(v["net.ipv4.tcp_sack"]), ts, ws)
 

@@ -62,6 +62,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TCPCB_SACKED_ACKED,
     TCPCB_SACKED_RETRANS,
     U32,
+    ts_ms,
 )
 from tuxnet.wire.seqnum import seq_after, seq_before
 
@@ -124,7 +125,7 @@ def tcp_mark_skb_lost(tp: TcpSock, skb: TcpSkb) -> None:
 
 
 def tcp_skb_spurious_retrans(tp: TcpSock, skb: TcpSkb) -> bool:
-    sent_ts = (skb.skb_mstamp_ns // 1_000_000) & U32
+    sent_ts = ts_ms(skb.skb_mstamp_ns)
     return bool(skb.sacked & TCPCB_RETRANS) and tcp_tsopt_ecr_before(tp, sent_ts)
 
 

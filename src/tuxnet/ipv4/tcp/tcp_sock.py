@@ -40,6 +40,9 @@ NSEC_PER_JIFFY = 1_000_000
 NSEC_PER_MSEC = 1_000_000
 NSEC_PER_USEC = 1000
 USEC_PER_MSEC = 1000
+# The monotonic clock of a lab host reads 1 s at virtual time 0, as if it had booted a moment earlier:
+# Linux's TS-clock stamps are never 0, and 0 means "unset" in fields such as retrans_stamp.
+TCP_TS_CLOCK_BASE_MS = 1000
 NSEC_PER_SEC = 1_000_000_000
 
 
@@ -220,6 +223,11 @@ TCP_DSACK_SEEN = 4
 TCP_RACK_LOSS_DETECTION = 0x1
 TCP_RACK_STATIC_REO_WND = 0x2
 TCP_RACK_NO_DUPTHRESH = 0x4
+
+
+def ts_ms(stamp_ns: int) -> int:
+    """tcp_ns_to_ts / tcp_clock_ms: a monotonic-clock stamp in TS-clock ticks (ms since "boot")."""
+    return (stamp_ns // NSEC_PER_MSEC + TCP_TS_CLOCK_BASE_MS) & U32
 
 
 def tcp_jiffies32(ns: Namespace) -> int:
@@ -661,7 +669,7 @@ class TcpSock(CongState):
 
     def tcp_time_stamp_ts(self) -> int:
         """tcp_time_stamp_ts (ms ticks of the TS clock, without tsoffset)."""
-        return (self.tcp_mstamp // USEC_PER_MSEC) & U32
+        return (self.tcp_mstamp // USEC_PER_MSEC + TCP_TS_CLOCK_BASE_MS) & U32
 
     def jiffies(self) -> int:
         return tcp_jiffies32(self.ns)
