@@ -1,0 +1,263 @@
+"""TCP between tuxnet and the Linux kernel over a TAP: bulk transfers verified by hash in both
+directions, connection close started by each side (TIME_WAIT on the side that closed first), RST from
+closed ports both ways, HTTP keep-alive with curl, and the same transfers over a lossy, delayed path."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+
+import pytest
+
+from tuxnet.apps.http import pattern_sha256
+from tuxnet.tools import run_argv
+
+from .conftest import KERNEL_IP, TUXNET_IP, needs_root, netem_skip_reason
+
+pytestmark = [pytest.mark.root, needs_root]
+
+MB = 1 << 20
+BULK = 20 * MB
+LOSSY = 4 * MB  # at 2 % loss and 20 ms RTT a flow moves well under 1 MB/s: keep the suite short
+
+
+def payload(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+# The kernel's client: sends SIZE bytes (seeded) to PORT while reading whatever comes back until EOF,
+# closing its sending side first (the kernel starts the close); reports hashes and TIME_WAIT.
+KERNEL_CLIENT = r'''
+import hashlib, json, random, socket, subprocess, sys, threading, time
+dst, port, size, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data = random.Random(seed).randbytes(size)
+s = socket.create_connection((dst, port), timeout=120)
+lport = s.getsockname()[1]
+t0 = time.monotonic()
+def send():
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+th = threading.Thread(target=send); th.start()
+h = hashlib.sha256(); n = 0
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    h.update(b); n += len(b)
+th.join()
+dt = time.monotonic() - t0
+s.close()
+tw = subprocess.run(["ss", "-tanH", "state", "time-wait"], capture_output=True, text=True).stdout
+print(json.dumps({"sent": hashlib.sha256(data).hexdigest(), "got": h.hexdigest(), "n": n, "secs": dt,
+                  "time_wait": f":{lport} " in tw}))
+'''
+
+
+def kernel_client(kernel, port: int, size: int, seed: int = 1) -> dict:
+    p = kernel.python(KERNEL_CLIENT, TUXNET_IP, str(port), str(size), str(seed), timeout=180)
+    return json.loads(p.stdout)
+
+
+def test_kernel_client_bulk_through_tuxnet_echo_and_discard(kernel, live):
+    lv = live("--serve", "echo,discard")
+    r = kernel_client(kernel, 7, BULK)
+    assert r["n"] == BULK and r["got"] == r["sent"], lv.text()
+    assert r["time_wait"], "the kernel closed first: its side must be in TIME_WAIT"
+    r = kernel_client(kernel, 9, BULK, seed=2)
+    assert r["n"] == 0  # discard answers nothing, and closes once it has read everything
+    assert lv.stop() == 0, lv.text()
+
+
+DAYTIME_CLIENT = r'''
+import json, socket, subprocess, sys, time
+s = socket.create_connection((sys.argv[1], 13), timeout=10)
+lport = s.getsockname()[1]
+chunks = []
+while True:
+    b = s.recv(100)
+    if not b:
+        break
+    chunks.append(b)
+s.close()
+time.sleep(0.2)
+tw = subprocess.run(["ss", "-tanH", "state", "time-wait"], capture_output=True, text=True).stdout
+try:
+    socket.create_connection((sys.argv[1], 5555), timeout=5)
+    refused = False
+except ConnectionRefusedError:
+    refused = True
+print(json.dumps({"line": b"".join(chunks).decode(), "time_wait": f":{lport} " in tw, "refused": refused}))
+'''
+
+
+def test_tuxnet_closes_first_and_refuses_closed_ports(kernel, live):
+    lv = live("--serve", "daytime")
+    r = json.loads(kernel.python(DAYTIME_CLIENT, TUXNET_IP).stdout)
+    assert r["line"].endswith("\r\n") and len(r["line"]) == 26
+    assert not r["time_wait"], "tuxnet closed first: the kernel's side must not be in TIME_WAIT"
+    assert r["refused"]  # RST from tuxnet for a port nobody listens on
+    assert lv.stop() == 0, lv.text()
+
+
+def test_curl_fetches_ten_megabytes_twice_over_one_connection(kernel, live, tmp_path):
+    lv = live("--serve", "http")
+    url = f"http://{TUXNET_IP}/bytes/10000000"
+    a, b = tmp_path / "a", tmp_path / "b"
+    p = kernel.exec(["curl", "-sS", "--max-time", "120", "-o", str(a), "-o", str(b), "-w",
+                     "%{http_code} %{size_download} %{num_connects}\n", url, url], check=False, timeout=150)
+    assert p.returncode == 0, p.stderr + lv.text()
+    # the second transfer reused the first connection (no new connect)
+    assert p.stdout.splitlines() == ["200 10000000 1", "200 10000000 0"]
+    want = pattern_sha256(10_000_000)
+    for f in (a, b):
+        assert hashlib.sha256(f.read_bytes()).hexdigest() == want
+    h = kernel.exec(["curl", "-sS", "-I", f"http://{TUXNET_IP}/bytes/5"]).stdout
+    assert h.startswith("HTTP/1.1 200 OK\n") and "Content-Length: 5\n" in h  # text mode: CRLF read as LF
+    p = kernel.exec(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://{TUXNET_IP}/nothing"])
+    assert p.stdout == "404"
+    assert lv.stop() == 0, lv.text()
+
+
+# The kernel's server for tuxnet's client: reads until EOF while hashing, then answers the hash and
+# SIZE bytes of its own (seeded), then closes (or, with "first", closes before reading anything).
+KERNEL_SERVER = r'''
+import hashlib, random, socket, sys
+size, seed, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", 5001)); ls.listen()
+print("listening", flush=True)
+while True:
+    c, _ = ls.accept()
+    if mode == "first":
+        c.sendall(b"bye\n"); c.close(); continue
+    h = hashlib.sha256()
+    while True:
+        b = c.recv(1 << 20)
+        if not b:
+            break
+        h.update(b)
+    c.sendall(h.hexdigest().encode() + b"\n" + random.Random(seed).randbytes(size))
+    c.close()
+'''
+
+
+async def tuxnet_client(ns, size: int, seed: int) -> tuple[str, str, int]:
+    """Send SIZE seeded bytes, close our side first, read the kernel's answer until EOF."""
+    reader, writer = await ns.open_connection(KERNEL_IP, 5001)
+    data = payload(size, seed)
+    for off in range(0, size, 256 * 1024):
+        writer.write(data[off:off + 256 * 1024])
+        await writer.drain()
+    writer.write_eof()
+    line = (await reader.readline()).decode().strip()
+    h = hashlib.sha256()
+    n = 0
+    while chunk := await reader.read(1 << 20):
+        h.update(chunk)
+        n += len(chunk)
+    writer.close()
+    await writer.wait_closed()
+    return line, h.hexdigest(), n
+
+
+async def proc_tcp_states(ns) -> list[str]:
+    import io
+
+    buf = io.StringIO()
+    assert await run_argv(ns, ["cat", "/proc/net/tcp"], buf, buf) == 0
+    return [line.split()[3] for line in buf.getvalue().splitlines()[1:]]
+
+
+def test_tuxnet_client_bulk_with_a_kernel_server(inproc, kernel_server):
+    srv = kernel_server(KERNEL_SERVER, str(BULK), "7", "read")
+    ns = inproc.ns
+
+    async def go():
+        got = await tuxnet_client(ns, BULK, 3)
+        await asyncio.sleep(0.1)
+        return got, await proc_tcp_states(ns)
+
+    (line, h, n), states = inproc.run(go(), timeout=120)
+    assert line == hashlib.sha256(payload(BULK, 3)).hexdigest(), srv.output()
+    assert n == BULK and h == hashlib.sha256(payload(BULK, 7)).hexdigest()
+    assert states == ["06"]  # tuxnet closed first: its side waits in TIME_WAIT
+    assert ns.mib.tcp.InErrs == 0 and ns.mib.tcp.InCsumErrors == 0
+
+
+def test_kernel_closes_first_and_refuses_closed_ports(inproc, kernel_server):
+    kernel_server(KERNEL_SERVER, "0", "0", "first")
+    ns = inproc.ns
+
+    async def go():
+        reader, writer = await ns.open_connection(KERNEL_IP, 5001)
+        text = await reader.read()  # until the kernel's FIN
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.2)
+        states = await proc_tcp_states(ns)
+        try:
+            await ns.open_connection(KERNEL_IP, 5555)
+            refused = False
+        except ConnectionRefusedError:
+            refused = True
+        return text, states, refused
+
+    text, states, refused = inproc.run(go())
+    assert text == b"bye\n"
+    assert states == []  # passive close: LAST_ACK then gone, no TIME_WAIT on tuxnet's side
+    tw = inproc.kernel.exec(["ss", "-tanH", "state", "time-wait"]).stdout
+    assert f"{KERNEL_IP}:5001" in tw  # the kernel closed first
+    assert refused  # RST from the kernel for a closed port
+
+
+# ------------------------------------------------------------------------------ impaired path
+def test_netem_delay_and_loss_on_the_kernel_side(kernel, live):
+    lv = live("--serve", "echo")
+    why = netem_skip_reason(kernel, lv.tap)
+    if why:
+        pytest.skip(why)
+    r = kernel_client(kernel, 7, LOSSY)
+    assert r["n"] == LOSSY and r["got"] == r["sent"], lv.text()
+    assert lv.stop() == 0, lv.text()
+
+
+def drop_two_percent(kernel) -> None:
+    """2 % of TCP segments lost each way, by the kernel's iptables statistic match."""
+    for chain in ("INPUT", "OUTPUT"):
+        p = kernel.exec(["iptables", "-A", chain, "-p", "tcp", "-m", "statistic", "--mode", "random",
+                         "--probability", "0.02", "-j", "DROP"], check=False)
+        if p.returncode != 0:
+            pytest.skip(f"iptables statistic match unavailable: {p.stderr.strip()}")
+
+
+def dropped(kernel, chain: str) -> int:
+    return int(kernel.exec(["iptables", "-nvxL", chain]).stdout.splitlines()[2].split()[0])
+
+
+@pytest.mark.slow
+def test_lossy_delayed_path_kernel_client(kernel, live, persistent_tap):
+    """Without netem in the kernel: 2 % loss each way with iptables' statistic match on the kernel
+    side, and 20 ms delay plus 2 % loss from tuxnet's own netem on its TAP."""
+    drop_two_percent(kernel)
+    lv = live("--serve", "echo", "--cmd", f"tc qdisc add dev {persistent_tap} root netem delay 20ms loss 2%",
+              tap=persistent_tap, configure=False)
+    assert lv.wait_for("serving"), lv.text()  # printed once the commands are done
+    r = kernel_client(kernel, 7, LOSSY, seed=5)
+    assert r["n"] == LOSSY and r["got"] == r["sent"], lv.text()
+    assert dropped(kernel, "INPUT") > 0 and dropped(kernel, "OUTPUT") > 0
+    assert lv.stop() == 0, lv.text()
+
+
+@pytest.mark.slow
+def test_lossy_delayed_path_tuxnet_client(inproc, kernel_server):
+    drop_two_percent(inproc.kernel)
+    inproc.cmd(f"tc qdisc add dev {inproc.tap} root netem delay 20ms loss 2%")
+    kernel_server(KERNEL_SERVER, str(LOSSY), "8", "read")
+    ns = inproc.ns
+    line, h, n = inproc.run(tuxnet_client(ns, LOSSY, 9), timeout=180)
+    assert line == hashlib.sha256(payload(LOSSY, 9)).hexdigest()
+    assert n == LOSSY and h == hashlib.sha256(payload(LOSSY, 8)).hexdigest()
+    assert ns.mib.tcp.RetransSegs > 0  # losses were repaired by retransmission
+    assert dropped(inproc.kernel, "INPUT") > 0 and dropped(inproc.kernel, "OUTPUT") > 0
