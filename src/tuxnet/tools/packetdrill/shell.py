@@ -17,7 +17,8 @@ a line, ``#`` comments, ``$((...))`` arithmetic, ``> /dev/null`` / ``2>&1`` / ``
 - ``ip`` and ``tc`` run tuxnet's tools; ``ip tcp_metrics flush`` is a no-op (tuxnet caches no
   metrics); ``ethtool -K tun0 <feature> off...`` succeeds (the device has no offloads).
 - Anything else raises ``Unsupported``, as does a command that fails on tuxnet (the corpus scripts
-  run cleanly on Linux, so a failure means a missing feature) unless its status is ignored.
+  run cleanly on Linux, so a failure means a missing feature) unless its output is discarded
+  (``> /dev/null``) or it belongs to the lenient defaults profile.
 """
 
 from __future__ import annotations
@@ -84,24 +85,18 @@ class Shell:
         """Run a command text; returns its exit status. ``lenient``: failures are logged, not raised."""
         cwd = cwd or self.script_dir
         status = 0
-        failure: str | None = None
         for line in text.replace("\\\n", " ").splitlines():
             for op, words, discard, redirect in self._parse(line):
                 if (op == "&&" and status) or (op == "||" and not status):
                     continue
                 try:
                     status = await self._simple(words, redirect, cwd, lenient)
-                    failure = None
                 except _Failed as e:
                     status = 1
                     what = f"`{' '.join(words)}`: {e}"
-                    if lenient or discard:
-                        self.log.append(f"ignored: {what}")
-                        failure = None if lenient else what
-                    else:
-                        failure = what
-        if status and failure and not lenient:
-            raise Unsupported(failure)
+                    if not (lenient or discard):
+                        raise Unsupported(what) from None
+                    self.log.append(f"ignored: {what}")
         return status
 
     # -- parsing
@@ -176,7 +171,7 @@ class Shell:
             return await self.run(_follow(path).read_text(), lenient=lenient, cwd=_follow(path).parent)
         if cmd == "ip" and words[1:3] == ["tcp_metrics", "flush"]:
             return 0  # tuxnet keeps no TCP metrics cache
-        if cmd == "ethtool" and len(words) >= 4 and words[1] == "-K" and set(words[3::2]) == {"off"}:
+        if cmd == "ethtool" and len(words) >= 4 and words[1] == "-K" and set(words[4::2]) == {"off"}:
             return 0  # the device offers no offloads to turn off
         if cmd in ("ip", "tc"):
             out, err = io.StringIO(), io.StringIO()

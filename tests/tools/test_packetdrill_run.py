@@ -1,0 +1,319 @@
+"""The packetdrill runner against tuxnet: small scripts through the real code path (parser, shell,
+system calls on the namespace's sockets, packets injected into and sniffed from tun0, virtual time),
+and bad scripts reported as clear failures."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tuxnet.tools.packetdrill.runner import Outcome, main, run_script
+
+SERVER_OPEN = """\
+`./defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 65535 <mss 1000,sackOK,nop,nop,nop,wscale 8>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
+   +0 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+"""
+
+CLIENT_OPEN = """\
+`./defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
+   +0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
+  +.1 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 700 ecr 100,nop,wscale 7>
+   +0 > . 1:1(0) ack 1 <nop,nop,TS val 200 ecr 700>
+"""
+
+
+def run(tmp_path: Path, text: str, name: str = "t.pkt") -> Outcome:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return run_script(p)
+
+
+def passed(res: Outcome) -> None:
+    assert res.status == "PASS", res.summary() + "\n" + "\n".join(res.details)
+
+
+# --- scripts that pass ----------------------------------------------------------------------------
+
+
+def test_passive_open_data_and_close(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 read(4, ..., 2000) = 1000
+   +0 write(4, ..., 500) = 500
+   +0 > P. 1:501(500) ack 1001
+ +.01 < . 1001:1001(0) ack 501 win 257
+   +0 close(4) = 0
+   +0 > F. 501:501(0) ack 1001
+ +.01 < F. 1001:1001(0) ack 502 win 257
+   +0 > . 502:502(0) ack 1002
+"""))
+
+
+def test_active_open_maps_isns_and_timestamps(tmp_path: Path) -> None:
+    # script ISNs are 0 while the live ones are random; TS ecr 100 names the live TS val of our SYN
+    passed(run(tmp_path, CLIENT_OPEN + """\
+   +0 write(3, ..., 1000) = 1000
+   +0 > P. 1:1001(1000) ack 1 <nop,nop,TS val 200 ecr 700>
+ +.05 < . 1:1(0) ack 1001 win 257 <nop,nop,TS val 800 ecr 200>
+"""))
+
+
+def test_fds_are_script_names(tmp_path: Path) -> None:
+    """Scripts name sockets by the fd they expect; tuxnet's live fd (3) need not match."""
+    passed(run(tmp_path, SERVER_OPEN.replace("= 3", "= 7").replace("(3,", "(7,").replace("= 4", "= 9")
+               + "   +0 close(9) = 0\n   +0 > F. 1:1(0) ack 1\n"))
+
+
+def test_sysctl_command_changes_what_the_stack_sends(tmp_path: Path) -> None:
+    passed(run(tmp_path, """\
+`./defaults.sh
+sysctl -q net.ipv4.tcp_timestamps=0`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
+   +0 > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 8>
+"""))
+
+
+def test_blocking_accept_returns_when_the_handshake_completes(tmp_path: Path) -> None:
+    passed(run(tmp_path, """\
+`./defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0...0.200 accept(3, ..., ...) = 4
+  +.1 < S 0:0(0) win 32792 <mss 1000,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 8>
+  +.1 < . 1:1(0) ack 1 win 257
+  +.1 write(4, ..., 1000) = 1000
+   +0 > P. 1:1001(1000) ack 1
+"""))
+
+
+def test_blocking_read_and_range_and_any_times(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0...0.100 read(4, ..., 1000) = 1000
+  +.1 < P. 1:1001(1000) ack 1 win 257
+  0.090~0.150 > . 1:1(0) ack 1001
+   +0 < F. 1001:1001(0) ack 1 win 257
+    * > . 1:1(0) ack 1002
+"""))
+
+
+def test_segments_of_one_burst_are_aggregated(tmp_path: Path) -> None:
+    """The device has no TSO: a script expecting one 3000-byte packet sees three 1000-byte ones."""
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0 write(4, ..., 3000) = 3000
+   +0 > P. 1:3001(3000) ack 1
+"""))
+
+
+def test_code_events_see_tcp_info(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0 %{ assert tcpi_state == TCP_ESTABLISHED, tcpi_state }%
+   +0 %{ assert tcpi_snd_mss == 1000 and tcpi_rcv_wscale == 8, (tcpi_snd_mss, tcpi_rcv_wscale) }%
+"""))
+
+
+def test_expected_errors_from_system_calls(tmp_path: Path) -> None:
+    passed(run(tmp_path, """\
+    0 socket(..., SOCK_STREAM, IPPROTO_UDP) = -1 EPROTONOSUPPORT (Protocol not supported)
+   +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 fcntl(3, F_GETFL) = 0x2
+   +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
+   +0 fcntl(3, F_GETFL) = 0x802
+   +0 read(3, ..., 10) = -1 ENOTCONN (Transport endpoint is not connected)
+   +0 getsockopt(3, SOL_SOCKET, SO_ERROR, [0], [4]) = 0
+"""))
+
+
+# --- failures, as packetdrill words them ------------------------------------------------------------
+
+
+def test_wrong_ack_fails_with_the_field_and_both_packets(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1000
+""")
+    assert res.status == "FAIL" and res.line == 11
+    assert res.message == "error handling packet: live packet field tcp_ack_seq: expected: 1000 (0x3e8) " \
+                          "vs actual: 1001 (0x3e9)"
+    assert res.details[0].startswith("script packet:  0.000000 . 1:1(0) ack 1000")
+    assert res.details[1].startswith("actual packet:  0.000000 . 1:1(0) ack 1001 win ")
+    assert res.summary().startswith(f"FAIL {tmp_path / 't.pkt'}:11: error handling packet: live packet field")
+
+
+def test_early_packet_is_a_timing_error(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 < P. 1:1001(1000) ack 1 win 257
+  +.1 > . 1:1(0) ack 1001
+""")
+    assert (res.status, res.line) == ("FAIL", 11)
+    assert res.message == ("error handling packet: timing error: expected outbound packet at 0.100000 sec "
+                           "but happened at 0.000000 sec; tolerance 0.012500 sec")
+
+
+def test_missing_packet_times_out_in_virtual_time(tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    res = run(tmp_path, SERVER_OPEN + "  +30 > . 1:1(0) ack 1\n")
+    assert (res.status, res.line) == ("FAIL", 10)
+    assert res.message == "error handling packet: Timed out waiting for packet"
+    assert time.monotonic() - t0 < 30  # 32 s of virtual time cost far less
+
+
+def test_unexpected_packet_fails_the_next_outbound_event(tmp_path: Path) -> None:
+    # the stack ACKs the data at once: the script expected the write's data segment first
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 1001
+""")
+    assert (res.status, res.line) == ("FAIL", 12)
+    assert res.message.startswith("error handling packet: live packet field ")
+
+
+def test_wrong_result_and_errno(tmp_path: Path) -> None:
+    res = run(tmp_path, "0 socket(..., SOCK_STREAM, IPPROTO_UDP) = 3\n")
+    assert (res.status, res.line) == ("FAIL", 1)
+    assert res.message == ("runtime error in socket call: Expected non-negative result but got -1 "
+                           "with errno 93 (Protocol not supported)")
+    res = run(tmp_path, CLIENT_OPEN.replace("EINPROGRESS (Operation now in progress)",
+                                            "EAGAIN (Resource temporarily unavailable)"))
+    assert res.message == ("runtime error in connect call: Expected errno 11 (Resource temporarily "
+                           "unavailable) but got 115 (Operation now in progress)")
+
+
+def test_blocking_call_returning_late(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0...0.050 read(4, ..., 1000) = 1000
+  +.2 < P. 1:1001(1000) ack 1 win 257
+""")
+    assert (res.status, res.line) == ("FAIL", 10)
+    assert res.message == ("timing error: expected system call return at 0.050000 sec but happened at "
+                           "0.200000 sec; tolerance 0.006250 sec")
+
+
+def test_code_assertion_fails_at_its_line(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + "   +0 %{ assert tcpi_snd_cwnd == 1234, tcpi_snd_cwnd }%\n")
+    assert (res.status, res.line) == ("FAIL", 10)
+    assert res.message.startswith("error in Python code: AssertionError: ")
+
+
+def test_inbound_ts_ecr_must_name_an_earlier_ts_val(tmp_path: Path) -> None:
+    res = run(tmp_path, CLIENT_OPEN.replace("ecr 100,nop,wscale 7", "ecr 555,nop,wscale 7"))
+    assert (res.status, res.line) == ("FAIL", 6)
+    assert res.message == ("error handling packet: unable to infer live TS ecr for script TS ecr 555;  "
+                           "no matching or preceding outbound TS val")
+
+
+def test_blocked_call_without_ellipsis(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + "   +0 read(4, ..., 1000) = 1000\n")
+    assert (res.status, res.line) == ("FAIL", 10)
+    assert "the call blocked and nothing would wake it" in res.message
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("0 socket(..., SOCK_STREAM IPPROTO_TCP) = 3\n", 1, "parse error"),
+    ("+1 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", 1, "first event should be at time 0"),
+    ("--foo=1\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", 0, "option 'foo' unknown"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0) <mss 1000>\n", 2,
+     "semantic error: window must be specified for inbound packets"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > S 0:0(0) <mss 1000,nop>\n", 2,
+     "semantic error: TCP options are not padded correctly"),
+    ("0 close(5) = 0\n", 1, "runtime error in close call: unable to find fd with script fd 5"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, 8080, ...) = 0\n", 2,
+     "runtime error in bind call: Bad type; actual: integer expected: ellipsis"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3) = 0\n", 2,
+     "runtime error in listen call: Expected 2 args but got 1"),
+    ("0 > . 1:1(0) ack 1\n", 1, "error handling packet: no matching socket for script packet"),
+    ("2 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n1 close(3) = 0\n", 1, "first event should be at time 0"),
+])
+def test_bad_scripts_fail_with_a_clear_message(tmp_path: Path, text: str, line: int, message: str) -> None:
+    res = run(tmp_path, text)
+    assert res.status == "FAIL"
+    assert res.line == line
+    assert message in res.message
+    assert "Traceback" not in res.message
+
+
+def test_time_going_backwards(tmp_path: Path) -> None:
+    res = run(tmp_path, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.5 close(3) = 0\n0.2 close(3) = 0\n")
+    assert (res.status, res.line, res.message) == (
+        "FAIL", 3, "time goes backward in script from 500000 usec to 200000 usec")
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ("`ethtool -s tun0 speed 10`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "command `ethtool"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 epoll_create(1) = 5\n", "system call epoll_create()"),
+    ("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "--ip_version=ipv6"),
+    ("`sysctl -q net.ipv4.no_such_knob=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
+     "cannot stat /proc/sys/net/ipv4/no_such_knob"),
+])
+def test_what_cannot_be_emulated_is_a_skip(tmp_path: Path, text: str, what: str) -> None:
+    res = run(tmp_path, text)
+    assert res.status == "SKIP", res.summary()
+    assert what in res.message
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+
+def test_main_prints_one_line_per_script_and_a_summary(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.pkt"
+    ok.write_text(SERVER_OPEN)
+    bad = tmp_path / "bad.pkt"
+    bad.write_text("0 socket(..., SOCK_STREAM, IPPROTO_UDP) = 3\n")
+    skip = tmp_path / "skip.pkt"
+    skip.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 pipe([5, 6]) = 0\n")
+    out = io.StringIO()
+    assert main([str(ok), str(skip)], out=out) == 0
+    assert out.getvalue().splitlines() == [
+        f"PASS {ok}", f"SKIP {skip}: unsupported: system call pipe()", "1 passed, 0 failed, 1 skipped"]
+    out = io.StringIO()
+    assert main([str(ok), str(bad)], out=out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith(f"FAIL {bad}:1: runtime error in socket call: ")
+    assert lines[-1] == "1 passed, 1 failed, 0 skipped"
+
+
+def test_main_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nope.pkt")]) == 2
+    assert "cannot open" in capsys.readouterr().err
+    assert main([]) == 2
+
+
+def test_verbose_shows_the_packets(tmp_path: Path) -> None:
+    p = tmp_path / "v.pkt"
+    p.write_text(SERVER_OPEN)
+    out = io.StringIO()
+    assert main([str(p)], verbose=True, out=out) == 0
+    text = out.getvalue()
+    assert "inbound injected packet:  0.000000 192.0.2.1:" in text
+    assert "outbound sniffed packet:  0.000000 192.168.0.1:8080 > 192.0.2.1:" in text
+
+
+def test_runs_are_deterministic(tmp_path: Path) -> None:
+    p = tmp_path / "d.pkt"
+    p.write_text(SERVER_OPEN)
+    outs = []
+    for _ in range(2):
+        out = io.StringIO()
+        main([str(p)], verbose=True, out=out)
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1]
