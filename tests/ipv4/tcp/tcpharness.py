@@ -15,6 +15,7 @@ from tuxnet.ipv4.tcp.tcp_output import ip_send_tcp
 from tuxnet.lab.lab import Lab
 from tuxnet.netns import Namespace
 from tuxnet.socket import AF_INET, SOCK_STREAM, Socket
+from tuxnet.tools import run_command
 from tuxnet.wire.addr import ip_aton
 from tuxnet.wire.ipv4 import Ipv4Header
 from tuxnet.wire.tcp import (
@@ -112,18 +113,26 @@ class Seg:
 class Harness:
     """Two hosts on a veth pair; ``p``'s IPv4 input is replaced by a recorder."""
 
-    def __init__(self, seed: int = 1, mtu: int = 1500, sysctls: dict[str, str] | None = None) -> None:
+    def __init__(self, seed: int = 1, mtu: int = 1500, sysctls: dict[str, str] | None = None,
+                 delay_ms: float = 0) -> None:
+        """``delay_ms``: one-way delay of the wire (netem on both ends), so the RTT is twice that."""
         self.lab = Lab(seed)
         self.h: Namespace = self.lab.add_host("h")
         self.p: Namespace = self.lab.add_host("p")
-        dh, dp = self.lab.add_link(self.h, "eth0", self.p, "eth0", mtu=mtu)
+        impair = {"delay": f"{delay_ms}ms"} if delay_ms else None
+        dh, dp = self.lab.add_link(self.h, "eth0", self.p, "eth0", mtu=mtu, impair=impair)
+        self.delay_ns = int(delay_ms * MS)
         self.dh, self.dp = dh, dp
         self.h.devinet.add(dh, H_IP, 24)
         self.p.devinet.add(dp, P_IP, 24)
+        # static neighbours: no ARP exchange delays the first segments
+        run_command(self.h, f"ip neigh add {P} lladdr {dp.mac.hex(':')} dev eth0 nud permanent")
+        run_command(self.p, f"ip neigh add {H} lladdr {dh.mac.hex(':')} dev eth0 nud permanent")
         for k, v in (sysctls or {}).items():
             self.h.sysctl.set(k, v)
         self.got: list[Seg] = []
         self.icmp: list[bytes] = []
+        self.flows: dict[tuple[int, int], Flow] = {}
         dp.rx_handler = self._rx
         self.run(0)
 
@@ -138,7 +147,11 @@ class Harness:
             tcp = TcpHeader.parse(body)
             data = bytes(body[tcp.hlen:])
             ok = tcp.compute_checksum(ip.saddr, ip.daddr, data) == tcp.check
-            self.got.append(Seg(self.lab.now, ip, tcp, data, ok))
+            seg = Seg(self.lab.now, ip, tcp, data, ok)
+            self.got.append(seg)
+            fl = self.flows.get((tcp.dport, tcp.sport))
+            if fl is not None:
+                fl.observe(seg)
         elif ip.protocol == 1:
             self.icmp.append(body)
         return True
@@ -163,13 +176,15 @@ class Harness:
             hdr.check = hdr2.compute_checksum(saddr, H_IP, data)
         err = _send(self.p, saddr, hdr, data, keep_check=bad_csum)
         assert err == 0, err
-        self.run(0)
+        self.run(self.delay_ns / 1e9)
 
     def take(self) -> list[Seg]:
         out, self.got = self.got, []
         return out
 
     def next(self) -> Seg:
+        if not self.got and self.delay_ns:
+            self.run(self.delay_ns / 1e9)
         assert self.got, "h sent nothing"
         return self.got.pop(0)
 
@@ -225,6 +240,16 @@ class Flow:
     iss_h: int = 0
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.hs.flows[(self.sport, self.dport)] = self
+
+    def observe(self, seg: Seg) -> None:
+        """RFC 7323 receiver rule: TS.Recent follows segments that start at or before the point the
+        peer has acknowledged (so dup ACKs for a hole echo the last in-order TSval)."""
+        ts = seg.ts
+        if ts is not None and (not self.ack or seq_after_eq(self.ack, seg.seq)):
+            self.ts_ecr = ts[0]
+
     def tsval(self) -> int:
         return (self.ts_base + self.hs.now // MS) & U32
 
@@ -256,6 +281,7 @@ class Flow:
         return seg
 
     def note(self, seg: Seg) -> None:
+        """Acknowledge ``seg`` from now on (and echo its timestamp)."""
         if seq_after_eq(seg.end_seq, self.ack) or not self.ack:
             self.ack = seg.end_seq
         ts = seg.ts

@@ -61,6 +61,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TCPCB_SACKED_RETRANS,
     TCPHDR_SYN,
     U32,
+    tcp_clock_ns,
 )
 from tuxnet.wire.seqnum import seq_after, seq_before, seq_between
 
@@ -143,7 +144,7 @@ def tcp_synack_rtt_meas(tp: TcpSock, req: object | None) -> None:
     rs = RateSample()
     rtt_us = -1
     if req is not None and not req.num_retrans and req.snt_synack:  # type: ignore[attr-defined]
-        rtt_us = max(tp.ns.loop.now_ns // 1000 - req.snt_synack, 0)  # type: ignore[attr-defined]
+        rtt_us = max(tcp_clock_ns(tp.ns) // 1000 - req.snt_synack, 0)  # type: ignore[attr-defined]
     tcp_ack_update_rtt(tp, FLAG_SYN_ACKED, rtt_us, -1, rtt_us, rs)
 
 

@@ -61,6 +61,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     U32,
     TcpCb,
     TcpSock,
+    tcp_clock_ns,
     tcpf,
     ts_ms,
 )
@@ -316,13 +317,13 @@ class TcpNet(TcpPorts):
         tcp_output.ip_send_tcp(self.ns, cb.daddr, cb.saddr, hdr, tos=tos, oif=oif, mark=mark)
 
     def tcp_v4_timewait_ack(self, tw: TimewaitSock, cb: TcpCb) -> None:
-        tsval = (ts_ms(self.ns.loop.now_ns) + tw.tw_ts_offset) & U32
+        tsval = (ts_ms(tcp_clock_ns(self.ns)) + tw.tw_ts_offset) & U32
         self.tcp_v4_send_ack(cb, tw.tw_snd_nxt, tw.tw_rcv_nxt, tw.tw_rcv_wnd >> tw.tw_rcv_wscale, tsval,
                              tw.tw_ts_recent, 0, tw.tw_tos, tw.tw_mark)
 
     def tcp_v4_reqsk_send_ack(self, sk: TcpSock, cb: TcpCb, req: RequestSock) -> None:
         seq = (req.snt_isn + 1) & U32 if sk.sk_state == TCP_LISTEN else sk.snd_nxt
-        tsval = (ts_ms(self.ns.loop.now_ns) + req.ts_off) & U32
+        tsval = (ts_ms(tcp_clock_ns(self.ns)) + req.ts_off) & U32
         from tuxnet.ipv4.tcp.tcp_minisocks import tcp_synack_window
 
         self.tcp_v4_send_ack(cb, seq, req.rcv_nxt, tcp_synack_window(req) >> req.rcv_wscale, tsval,
@@ -335,7 +336,7 @@ class TcpNet(TcpPorts):
             rt = ns.route.output(req.ir_rmt_addr, req.ir_loc_addr, listener.tos, req.ir_iif, req.ir_mark)
         except OSError as e:
             return -(e.errno or errno.EHOSTUNREACH)
-        now_ns = ns.loop.now_ns
+        now_ns = tcp_clock_ns(ns)
         mss = tcp_output.tcp_mss_clamp(listener, tcp_output.dst_metric_advmss(ns, rt))
         if cookie_ts is not None:
             ts_now = cookie_ts
@@ -430,7 +431,7 @@ class TcpNet(TcpPorts):
             isn, req.mss = syncookies.cookie_v4_init_sequence(ns, self.cookie_key, cb, req.mss)
             ext.SyncookiesSent += 1
             if req.tstamp_ok:
-                cookie_ts = syncookies.cookie_init_timestamp(ts_ms(ns.loop.now_ns), req.wscale_ok,
+                cookie_ts = syncookies.cookie_init_timestamp(ts_ms(tcp_clock_ns(ns)), req.wscale_ok,
                                                              req.snd_wscale, bool(req.sack_ok), False)
         req.snt_isn = isn
         tcp_openreq_init_rwin(req, sk, rt)

@@ -43,6 +43,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     U32,
     SkTimer,
     TcpSock,
+    tcp_clock_ns,
     ts_ms,
 )
 from tuxnet.wire.seqnum import seq_after, seq_before, seq_between, seq_sub
@@ -342,7 +343,7 @@ def tcp_create_openreq_child(net: TcpNet, listener: TcpSock, req: RequestSock, c
     if req.num_timeout:
         newtp.total_rto = req.num_timeout
         newtp.undo_marker = req.snt_isn
-        newtp.retrans_stamp = (req.snt_synack // 1000) & U32
+        newtp.retrans_stamp = ts_ms(req.snt_synack * 1000)
     newtp.tsoffset = req.ts_off
     if cb.payload_len >= 536:
         newtp.icsk_ack.last_seg_size = cb.payload_len
@@ -381,7 +382,7 @@ class TimewaitSock:
         self.tw_ts_recent_stamp = sk.rx_opt.ts_recent_stamp
         self.tw_ts_offset = sk.tsoffset
         self.tw_rcv_wscale = sk.rx_opt.rcv_wscale
-        self.tw_entry_stamp = ts_ms(sk.ns.loop.now_ns)  # tcp_clock_ms
+        self.tw_entry_stamp = ts_ms(tcp_clock_ns(sk.ns))  # tcp_clock_ms
         self.tw_last_oow_ack_time = 0
         self.tw_mark = sk.sk_mark
         self.tw_tos = sk.tos
@@ -467,7 +468,7 @@ def tcp_timewait_state_process(net: TcpNet, tw: TimewaitSock, skb: SkBuff, cb: T
         tw.tw_substate = TCP_TIME_WAIT
         tw.tw_rcv_nxt = cb.end_seq
         if saw_tstamp:
-            ts = ts_ms(ns.loop.now_ns)
+            ts = ts_ms(tcp_clock_ns(ns))
             tw.tw_entry_stamp = ts
             tw.tw_ts_recent_stamp = now_s
             tw.tw_ts_recent = rcv_tsval

@@ -42,6 +42,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     NSEC_PER_JIFFY,
     NSEC_PER_SEC,
     TCP_ATO_MIN,
+    TCP_CLOCK_BASE_NS,
     TCP_CLOSE,
     TCP_MAX_WSCALE,
     TCP_MSS_DEFAULT,
@@ -400,7 +401,7 @@ def tcp_pacing_check(tp: TcpSock) -> bool:
     if tp.tcp_wstamp_ns <= tp.tcp_clock_cache:
         return False
     if not tp.pacing_timer.pending():
-        tp.pacing_timer.reset(tp.tcp_wstamp_ns)
+        tp.pacing_timer.reset(tp.tcp_wstamp_ns - TCP_CLOCK_BASE_NS)
     return True
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from tuxnet.core.errors import oserror
 from tuxnet.ipv4.tcp import syncookies
 from tuxnet.ipv4.tcp.tcp_minisocks import TimewaitSock
-from tuxnet.ipv4.tcp.tcp_sock import TCP_LISTEN, TCP_TIME_WAIT, U32, TcpSock, ts_ms
+from tuxnet.ipv4.tcp.tcp_sock import TCP_LISTEN, TCP_TIME_WAIT, U32, TcpSock, tcp_clock_ns, ts_ms
 
 
 class TcpPorts:
@@ -137,7 +137,7 @@ class TcpPorts:
             if not loopback:
                 reuse = 0
         reuse_thresh = tw.tw_entry_stamp + int(v["net.ipv4.tcp_tw_reuse_delay"])  # type: ignore[call-overload]
-        now_ms = ts_ms(self.ns.loop.now_ns)
+        now_ms = ts_ms(tcp_clock_ns(self.ns))
         if tw.tw_ts_recent_stamp and (not twp or (reuse and now_ms > reuse_thresh)):
             tp.write_seq = ((tw.tw_snd_nxt + 65535 + 2) & U32) or 1
             tp.rx_opt.ts_recent = tw.tw_ts_recent

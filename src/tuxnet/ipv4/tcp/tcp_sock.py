@@ -40,9 +40,10 @@ NSEC_PER_JIFFY = 1_000_000
 NSEC_PER_MSEC = 1_000_000
 NSEC_PER_USEC = 1000
 USEC_PER_MSEC = 1000
-# The monotonic clock of a lab host reads 1 s at virtual time 0, as if it had booted a moment earlier:
-# Linux's TS-clock stamps are never 0, and 0 means "unset" in fields such as retrans_stamp.
-TCP_TS_CLOCK_BASE_MS = 1000
+# TCP's clock (tcp_clock_ns: the monotonic clock) reads 1 s at virtual time 0, as if the lab host
+# had booted a moment earlier: Linux's stamps are never 0, and 0 means "unset" in fields such as
+# retrans_stamp and rack.mstamp.  Timers run on the loop's clock: subtract the base to arm them.
+TCP_CLOCK_BASE_NS = 1_000_000_000
 NSEC_PER_SEC = 1_000_000_000
 
 
@@ -225,9 +226,14 @@ TCP_RACK_STATIC_REO_WND = 0x2
 TCP_RACK_NO_DUPTHRESH = 0x4
 
 
+def tcp_clock_ns(ns: Namespace) -> int:
+    """tcp_clock_ns: the namespace's monotonic clock as TCP stamps it."""
+    return ns.loop.now_ns + TCP_CLOCK_BASE_NS
+
+
 def ts_ms(stamp_ns: int) -> int:
-    """tcp_ns_to_ts / tcp_clock_ms: a monotonic-clock stamp in TS-clock ticks (ms since "boot")."""
-    return (stamp_ns // NSEC_PER_MSEC + TCP_TS_CLOCK_BASE_MS) & U32
+    """tcp_ns_to_ts / tcp_clock_ms: a TCP-clock stamp (ns) in TS-clock ticks (ms)."""
+    return (stamp_ns // NSEC_PER_MSEC) & U32
 
 
 def tcp_jiffies32(ns: Namespace) -> int:
@@ -663,13 +669,13 @@ class TcpSock(CongState):
     # ------------------------------------------------------------------ clocks
     def tcp_mstamp_refresh(self) -> None:
         """tcp_mstamp_refresh: the event's ns and us clocks."""
-        now = self.ns.loop.now_ns
+        now = self.ns.loop.now_ns + TCP_CLOCK_BASE_NS
         self.tcp_clock_cache = now
         self.tcp_mstamp = now // NSEC_PER_USEC
 
     def tcp_time_stamp_ts(self) -> int:
         """tcp_time_stamp_ts (ms ticks of the TS clock, without tsoffset)."""
-        return (self.tcp_mstamp // USEC_PER_MSEC + TCP_TS_CLOCK_BASE_MS) & U32
+        return (self.tcp_mstamp // USEC_PER_MSEC) & U32
 
     def jiffies(self) -> int:
         return tcp_jiffies32(self.ns)
