@@ -340,7 +340,7 @@ def test_same_socket_set_against_real_ss(sset):
         assert procs[-1].stdout.readline().strip() == "ready"
         for args in ("-tan", "-tuna", "-4 -an", "-tn state established", "-Htn", "-tn dport = :5201",
                      "-tn '( dport = :ssh or sport = :5001 )'", "-tn src 10.0.0.0/24 and sport = 5001",
-                     "-a -n -w", "-tno"):
+                     "-a -n -w"):
             real = subprocess.run(f"ip netns exec {na} ss {args}", shell=True, capture_output=True,
                                   text=True).stdout
             ours = ss(a, args)[1]
