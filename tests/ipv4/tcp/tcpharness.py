@@ -64,6 +64,11 @@ class Seg:
     tcp: TcpHeader
     data: bytes
     csum_ok: bool
+    raw: bytes = b""  # the IP datagram as sent
+
+    def quote(self) -> bytes:
+        """What an ICMP error quotes: the IP header and the first 8 bytes of TCP."""
+        return self.raw[:self.ip.hlen + 8]
 
     @property
     def flags(self) -> str:
@@ -147,7 +152,7 @@ class Harness:
             tcp = TcpHeader.parse(body)
             data = bytes(body[tcp.hlen:])
             ok = tcp.compute_checksum(ip.saddr, ip.daddr, data) == tcp.check
-            seg = Seg(self.lab.now, ip, tcp, data, ok)
+            seg = Seg(self.lab.now, ip, tcp, data, ok, raw)
             self.got.append(seg)
             fl = self.flows.get((tcp.dport, tcp.sport))
             if fl is not None:
