@@ -5,9 +5,11 @@ and bad scripts reported as clear failures."""
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,14 +180,29 @@ def test_missing_packet_times_out_in_virtual_time(tmp_path: Path) -> None:
 
 
 def test_unexpected_packet_fails_the_next_outbound_event(tmp_path: Path) -> None:
-    # the stack ACKs the data at once: the script expected the write's data segment first
+    # the stack ACKs the peer's FIN before the script closes: the script expected the FIN first
     res = run(tmp_path, SERVER_OPEN + """\
-   +0 < P. 1:1001(1000) ack 1 win 257
-   +0 write(4, ..., 100) = 100
-   +0 > P. 1:101(100) ack 1001
+   +0 < F. 1:1(0) ack 1 win 257
+  +.1 close(4) = 0
+   +0 > F. 1:1(0) ack 2
 """)
     assert (res.status, res.line) == ("FAIL", 12)
-    assert res.message.startswith("error handling packet: live packet field ")
+    assert res.message == ("error handling packet: live packet field tcp_fin: expected: 1 (0x1) "
+                           "vs actual: 0 (0x0)")
+    assert res.details[1].startswith("actual packet: ") and " . 1:1(0) ack 2 win " in res.details[1]
+
+
+def test_a_pure_ack_and_the_data_after_it_are_aggregated(tmp_path: Path) -> None:
+    """packetdrill keeps sniffing while the payload is short of the script's: a pure ACK followed by
+    the data segment of the same flow count as one packet (its first header, all the payload)."""
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 < F. 1:1(0) ack 1 win 257
+  +.1 write(4, ..., 100) = 100
+   +0 > P. 1:101(100) ack 2
+""")
+    assert (res.status, res.line) == ("FAIL", 12)
+    assert res.message.startswith("error handling packet: timing error: expected outbound packet at "
+                                  "0.100000 sec but happened at 0.0")
 
 
 def test_wrong_result_and_errno(tmp_path: Path) -> None:
@@ -317,3 +334,87 @@ def test_runs_are_deterministic(tmp_path: Path) -> None:
         main([str(p)], verbose=True, out=out)
         outs.append(out.getvalue())
     assert outs[0] == outs[1]
+
+
+def test_inbound_icmp_frag_needed_shrinks_the_segments(tmp_path: Path) -> None:
+    """The quoted header carries the live 4-tuple and our live sequence number, so TCP takes the
+    new path MTU and retransmits with the smaller MSS (tcp_v4_mtu_reduced)."""
+    passed(run(tmp_path, SERVER_OPEN.replace("mss 1000", "mss 1460") + """\
+   +0 write(4, ..., 1460) = 1460
+   +0 > P. 1:1461(1460) ack 1
+   +0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]
+   +0 > . 1:1161(1160) ack 1
+"""))
+
+
+def test_icmp_type_and_code_checks(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + "   +0 < icmp unreachable port_unreachable mtu 1200\n")
+    assert (res.status, res.line) == ("FAIL", 10)
+    assert res.message == "semantic error: ICMPv4 MTU is only valid for unreachable-frag_needed"
+    res = run(tmp_path, SERVER_OPEN + "   +0 < icmp bogus_type\n")
+    assert res.message == "semantic error: bad ICMP type bogus_type"
+
+
+# --- the shell ----------------------------------------------------------------------------------------
+
+
+def _shell(tmp_path: Path) -> tuple[Any, Any]:
+    from tuxnet.tools.packetdrill.netdev import make_host
+    from tuxnet.tools.packetdrill.runner import Config
+    from tuxnet.tools.packetdrill.shell import Shell
+
+    ns, _ = make_host(Config())
+    return ns, Shell(ns, tmp_path, [])
+
+
+def _sh(ns: Any, shell: Any, text: str) -> int:
+    return ns.loop.run_until_complete(shell.run(text))
+
+
+def test_shell_writes_sysctls_like_sysctl_and_proc(tmp_path: Path) -> None:
+    ns, sh = _shell(tmp_path)
+    assert _sh(ns, sh, 'sysctl -q net.ipv4.tcp_rmem="4096 540000 $((15*1024*1024))" \\\n'
+                       '  net.ipv4.tcp_sack=0  # comment\n'
+                       'echo 0 > /proc/sys/net/ipv4/tcp_timestamps; sysctl -w net/ipv4/tcp_ecn=1') == 0
+    v = ns.sysctl.v
+    assert v["net.ipv4.tcp_rmem"] == (4096, 540000, 15728640)
+    assert (v["net.ipv4.tcp_sack"], v["net.ipv4.tcp_timestamps"], v["net.ipv4.tcp_ecn"]) == (0, 0, 1)
+    (tmp_path / "set_sysctls.py").write_text("")
+    assert _sh(ns, sh, "./set_sysctls.py /proc/sys/net/ipv4/tcp_syn_retries=2 "
+                       "/proc/sys/net/ipv4/tcp_wmem=\"4096 50000 4194304\"") == 0
+    assert (v["net.ipv4.tcp_syn_retries"], v["net.ipv4.tcp_wmem"]) == (2, (4096, 50000, 4194304))
+
+
+def test_shell_status_discard_and_unsupported(tmp_path: Path) -> None:
+    from tuxnet.tools.packetdrill.errors import Unsupported
+
+    ns, sh = _shell(tmp_path)
+    # a failure whose output is thrown away is the script's business: bash goes on
+    assert _sh(ns, sh, "sysctl -q net.ipv4.no_such=1 > /dev/null 2>&1") == 1
+    assert _sh(ns, sh, "sysctl -q net.ipv4.no_such=1 &> /dev/null || sysctl -q net.ipv4.tcp_sack=0") == 0
+    assert ns.sysctl.v["net.ipv4.tcp_sack"] == 0
+    assert _sh(ns, sh, "sysctl -e -q net.ipv4.no_such=1") == 0
+    assert _sh(ns, sh, "/tmp/sysctl_restore_${PPID}.sh") == 0
+    for text, what in (("sysctl -q net.ipv4.no_such=1", "cannot stat /proc/sys/net/ipv4/no_such"),
+                       ("nstat | grep Foo", "shell construct '|'"),
+                       ("tc qdisc replace dev tun0 root nosuchqdisc", "tc qdisc replace"),
+                       ("rm -f /tmp/x", "command `rm -f /tmp/x`")):
+        with pytest.raises(Unsupported, match=re.escape(what)):
+            _sh(ns, sh, text)
+
+
+def test_defaults_profile_follows_symlink_text_and_falls_back(tmp_path: Path) -> None:
+    ns, sh = _shell(tmp_path)
+    common = tmp_path / "common"
+    common.mkdir()
+    (common / "defaults.sh").write_text("sysctl -q net.ipv4.tcp_sack=0\nsysctl -q net.ipv4.unknown=3\n")
+    (tmp_path / "defaults.sh").write_text("common/defaults.sh\n")  # a symlink kept as text
+    assert _sh(ns, sh, "./defaults.sh") == 0
+    assert ns.sysctl.v["net.ipv4.tcp_sack"] == 0
+    assert any("ignored" in line and "net.ipv4.unknown" in line for line in sh.log)
+    # no file: the corpus profile (the same values whether read from the corpus or built in)
+    ns, sh = _shell(tmp_path / "common")
+    (common / "defaults.sh").unlink()
+    assert _sh(ns, sh, "./defaults.sh") == 0
+    assert ns.sysctl.v["net.ipv4.tcp_rmem"] == (4096, 540000, 15728640)
+    assert ns.sysctl.v["net.ipv4.tcp_wmem"] == (4096, 262144, 4194304)

@@ -531,3 +531,53 @@ def aggregate(frags: list[TcpView]) -> TcpView:
 
 def dump(kind: str, v: TcpView, usecs: int) -> str:
     return f"{kind} packet: {usecs / 1e6:9.6f} {packet_to_string(v)}"
+
+
+# --- inbound ICMP (icmp_packet.c) ------------------------------------------------------------------
+
+ICMP_TYPES = {"echo_reply": 0, "unreachable": 3, "source_quench": 4, "redirect": 5, "echo_request": 8,
+              "time_exceeded": 11, "parameter_problem": 12, "timestamp_request": 13,
+              "timestamp_reply": 14, "information_request": 15, "information_reply": 16,
+              "address_mask_request": 17, "address_mask_reply": 18}
+ICMP_UNREACH_CODES = {"net_unreachable": 0, "host_unreachable": 1, "protocol_unreachable": 2,
+                      "port_unreachable": 3, "frag_needed": 4, "source_route_failed": 5, "net_unknown": 6,
+                      "host_unknown": 7, "source_host_isolated": 8, "net_prohibited": 9,
+                      "host_prohibited": 10, "net_unreachable_for_tos": 11, "host_unreachable_for_tos": 12,
+                      "packet_filtered": 13, "precedence_violation": 14, "precedence_cutoff": 15}
+ICMP_ECHO_BYTES = 8  # the quoted transport header bytes: ports and sequence number
+
+
+def icmp_type_code(type_name: str, code_name: str | None, line: int) -> tuple[int, int]:
+    """parse_icmp_type_and_code: names from the tables, or ``type_N`` / ``code_N``."""
+    if type_name.startswith("type_") and type_name[5:].isdigit():
+        t = int(type_name[5:])
+    elif type_name in ICMP_TYPES:
+        t = ICMP_TYPES[type_name]
+    else:
+        raise ScriptFailure(line, f"semantic error: bad ICMP type {type_name}")
+    if code_name is None:
+        c = 0
+    elif code_name.startswith("code_") and code_name[5:].isdigit():
+        c = int(code_name[5:])
+    elif t == 3 and code_name in ICMP_UNREACH_CODES:
+        c = ICMP_UNREACH_CODES[code_name]
+    else:
+        raise ScriptFailure(line, f"semantic error: bad ICMP code {code_name}")
+    if t > 255 or c > 255:
+        raise ScriptFailure(line, f"semantic error: bad ICMP type {type_name}")
+    return t, c
+
+
+def build_icmp_error(sr: SockRec, icmp_type: int, code: int, mtu: int | None, echoed_seq: int,
+                     echoed_len: int, tos: int = 0, ttl: int = 0) -> bytes:
+    """An ICMP error from the remote end quoting our TCP packet: the quoted header carries the live
+    4-tuple (from us to the remote) and our sequence number mapped to live space."""
+    (lip, lport), (rip, rport) = sr.live_local, sr.live_remote
+    quoted_ip = bytearray(_IPH.pack(0x45, 0, 20 + 20 + echoed_len, 0, 0, 0, IPPROTO_TCP, 0, lip, rip))
+    seq = (echoed_seq + sr.local_script_to_live(False)) & U32
+    quoted = bytes(quoted_ip) + struct.pack("!HHI", lport, rport, seq) + bytes(echoed_len)
+    icmp = bytearray(struct.pack("!BBHHH", icmp_type, code, 0, 0, mtu or 0) + quoted)
+    struct.pack_into("!H", icmp, 2, csum_fold(csum_partial(icmp)))
+    iph = bytearray(_IPH.pack(0x45, tos, 20 + len(icmp), 0, 0, ttl or INBOUND_TTL, 1, 0, rip, lip))
+    struct.pack_into("!H", iph, 10, csum_fold(csum_partial(iph)))
+    return bytes(iph + icmp)

@@ -58,8 +58,10 @@ from tuxnet.tools.packetdrill.packets import (
     SockRec,
     TcpView,
     aggregate,
+    build_icmp_error,
     build_ipv4_tcp,
     dump,
+    icmp_type_code,
     live_to_script,
     map_inbound,
     map_outbound_ts,
@@ -467,6 +469,8 @@ class Run:
         a = ev.event.action
         if isinstance(a, TcpPacket):
             await self.packet(ev, a)
+        elif isinstance(a, IcmpPacket) and a.direction == "<" and not a.encap:
+            await self.icmp(ev, a)
         elif isinstance(a, Syscall):
             if a.end_usecs is not None:
                 await self.enqueue(ev, a)
@@ -578,6 +582,29 @@ class Run:
         else:
             await self.outbound(ev, sr, v)
 
+    async def icmp(self, ev: RtEvent, p: IcmpPacket) -> None:
+        """An inbound ICMP error quoting a packet of the socket under test."""
+        t, c = icmp_type_code(p.icmp_type, p.icmp_code, ev.line)
+        if p.mtu is not None and (t, c) != (3, 4):
+            raise ScriptFailure(ev.line, "semantic error: ICMPv4 MTU is only valid for "
+                                "unreachable-frag_needed")
+        echoed = p.echoed
+        if echoed is not None and echoed.protocol != "tcp":
+            raise Unsupported(f"ICMP quoting a {echoed.protocol} packet", ev.line)
+        sr = self.socket_under_test
+        if sr is None or sr.protocol != 6:
+            raise ScriptFailure(ev.line, "error handling packet: no matching socket for script packet")
+        ip = p.ip
+        tos = (ip.tos if ip.tos is not None else 0) if ip is not None else 0
+        ttl = ip.ttl if ip is not None and ip.ttl is not None else 0
+        await self.wait_for_event(ev)
+        data = build_icmp_error(sr, t, c, p.mtu, echoed.start_seq if echoed else 0,
+                                echoed.payload_len if echoed else 0, tos, ttl)
+        if self.verbose:
+            self.say(f"inbound injected packet: {self.now_usecs() / 1e6:9.6f} icmp type {t} code {c}")
+        self.dev.inject(data)
+        await self.until(self.now_ns())
+
     async def inbound(self, sr: SockRec, v: TcpView) -> None:
         if sr.state == "passive_synack_sent" and v.flags & ACK:
             sr.state = "passive_synack_acked"
@@ -590,6 +617,8 @@ class Run:
                      f"{packet_to_string(live)}")
         sr.last_injected = live
         self.dev.inject(build_ipv4_tcp(live))
+        # a tun write hands the packet to the stack before it returns: let it be processed
+        await self.until(self.now_ns())
 
     def _match_live(self, live: TcpView) -> SockRec | None:
         """find_socket_for_live_packet / find_connect_for_live_packet (outbound only)."""
