@@ -196,6 +196,29 @@ class Harness:
     def expect_none(self) -> None:
         assert not self.got, f"unexpected: {self.got}"
 
+    def proc_tcp(self) -> list[dict]:
+        """h's /proc/net/tcp as rows: local/remote (ip, port), state name, timer, time left (s)."""
+        from tuxnet.ipv4.tcp.tcp_sock import TcpState
+        from tuxnet.procfs import read_proc
+
+        rows = []
+        for line in read_proc(self.h, "/proc/net/tcp").splitlines()[1:]:
+            f = line.split()
+
+            def addr(x: str) -> tuple[str, int]:
+                a, p = x.split(":")
+                return ".".join(str(b) for b in bytes.fromhex(a)[::-1]), int(p, 16)
+
+            tr, when = f[5].split(":")
+            rows.append({"local": addr(f[1]), "remote": addr(f[2]),
+                         "state": TcpState(int(f[3], 16)).name.removeprefix("TCP_"),
+                         "timer": int(tr), "left": int(when, 16) / 100})
+        return rows
+
+    def states(self) -> dict[tuple[int, int], str]:
+        """(local port, remote port) -> state, from /proc/net/tcp."""
+        return {(r["local"][1], r["remote"][1]): r["state"] for r in self.proc_tcp()}
+
     # --------------------------------------------------------------- sockets on h
     def socket(self) -> Socket:
         return self.h.socket(AF_INET, SOCK_STREAM)
