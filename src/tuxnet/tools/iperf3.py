@@ -82,21 +82,16 @@ Server or Client:
   -J, --json                output in JSON format
 Server specific:
   -s, --server              run in server mode
-  -D, --daemon              run the server as a daemon
   -1, --one-off             handle one client connection then exit
 Client specific:
   -c, --client <host>[%<dev>] run in client mode, connecting to <host>
   -t, --time      #         time in seconds to transmit for (default 10 secs)
   -n, --bytes     #[KMG]    number of bytes to transmit (instead of -t)
   -l, --length    #[KMG]    length of buffer to read or write
-                            (default 128 KB for TCP, dynamic or 1460 for UDP)
   -P, --parallel  #         number of parallel client streams to run
   -R, --reverse             run in reverse mode (server sends, client receives)
   -w, --window    #[KMG]    set send/receive socket buffer sizes
-                            (indirectly sets TCP window size)
   -C, --congestion <algo>   set TCP congestion control algorithm (Linux and FreeBSD only)
-
-[KMG] indicates options that support a K/M/G suffix for kilo-, mega-, or giga-
 """
 
 
