@@ -188,6 +188,8 @@ class Harness:
         return out
 
     def next(self) -> Seg:
+        if not self.got:
+            self.run(0)
         if not self.got and self.delay_ns:
             self.run(self.delay_ns / 1e9)
         assert self.got, "h sent nothing"
@@ -236,7 +238,7 @@ def _send(ns: Namespace, saddr: int, hdr: TcpHeader, data: bytes, keep_check: bo
         return ip_send_tcp(ns, saddr, H_IP, hdr, data, df=True)
     # a segment with a deliberately wrong checksum
     from tuxnet.ipv4.tcp import tcp_output
-    from tuxnet.skb import SkBuff
+    from tuxnet.skb import Csum, SkBuff
 
     check = hdr.check
     skb = SkBuff.alloc(hdr.hlen + len(data))
@@ -246,6 +248,7 @@ def _send(ns: Namespace, saddr: int, hdr: TcpHeader, data: bytes, keep_check: bo
     if data:
         skb.put_data(data)
     skb.transport_header = off
+    skb.ip_summed = Csum.NONE  # as if from a real wire: the receiver must verify it
     return ns.ip.send(skb, saddr, H_IP, tcp_output.IPPROTO_TCP, df=True)
 
 
