@@ -145,6 +145,49 @@ def test_expected_errors_from_system_calls(tmp_path: Path) -> None:
 """))
 
 
+def test_epoll_level_and_edge_triggered(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0 epoll_create(1) = 5
+   +0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLET, fd=4}) = 0
+   +0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = -1 EEXIST (File exists)
+   +0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
+   +0...0.100 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 1000) = 1
+  +.1 < P. 1:1001(1000) ack 1 win 257
+   +0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
+   +0 epoll_ctl(5, EPOLL_CTL_MOD, 4, {events=EPOLLIN, fd=4}) = 0
+   +0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1
+   +0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1
+   +0 read(4, ..., 1000) = 1000
+   +0 epoll_wait(5, {events=0, ptr=0}, 1, 0) = 0
+   +0 epoll_ctl(5, EPOLL_CTL_DEL, 4, {events=0, fd=4}) = 0
+   +0 epoll_ctl(5, EPOLL_CTL_MOD, 4, {events=EPOLLIN, fd=4}) = -1 ENOENT (No such file or directory)
+   +0 close(5) = 0
+"""))
+
+
+def test_epoll_reports_the_events_it_saw(tmp_path: Path) -> None:
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 epoll_create(1) = 5
+   +0 epoll_ctl(5, EPOLL_CTL_ADD, 4, {events=EPOLLIN|EPOLLOUT, fd=4}) = 0
+   +0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1
+""")
+    assert (res.status, res.line) == ("FAIL", 12)
+    assert res.message == ("runtime error in epoll_wait call: epoll_event->events does not match script: "
+                           "expected: 0x1 actual: 0x4")
+
+
+def test_poll_waits_for_data_or_times_out(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0...0.050 poll([{fd=4, events=POLLIN, revents=0}], 1, 50) = 0
+ +.05 poll([{fd=4, events=POLLOUT|POLLIN, revents=POLLOUT}], 1, 0) = 1
+   +0...0.050 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1
+ +.05 < P. 1:1001(1000) ack 1 win 257
+"""))
+    res = run(tmp_path, SERVER_OPEN + "   +0 poll([{fd=4, events=POLLOUT, revents=POLLIN}], 1, 0) = 1\n")
+    assert res.message == ("runtime error in poll call: Expected revents of POLLIN but got POLLOUT "
+                           "for pollfd 0")
+
+
 # --- failures, as packetdrill words them ------------------------------------------------------------
 
 
@@ -258,6 +301,8 @@ def test_blocked_call_without_ellipsis(tmp_path: Path) -> None:
      "runtime error in bind call: Bad type; actual: integer expected: ellipsis"),
     ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 listen(3) = 0\n", 2,
      "runtime error in listen call: Expected 2 args but got 1"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 lisen(3, 1) = 0\n", 2,
+     "runtime error in lisen call: Unknown system call: 'lisen'"),
     ("0 > . 1:1(0) ack 1\n", 1, "error handling packet: no matching socket for script packet"),
     ("2 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n1 close(3) = 0\n", 1, "first event should be at time 0"),
 ])
@@ -277,7 +322,7 @@ def test_time_going_backwards(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "what"), [
     ("`ethtool -s tun0 speed 10`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "command `ethtool"),
-    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 epoll_create(1) = 5\n", "system call epoll_create()"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 ioctl(3, SIOCINQ, [0]) = 0\n", "system call ioctl()"),
     ("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "--ip_version=ipv6"),
     ("`sysctl -q net.ipv4.no_such_knob=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
      "cannot stat /proc/sys/net/ipv4/no_such_knob"),

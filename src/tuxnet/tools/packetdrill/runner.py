@@ -319,10 +319,7 @@ class Run:
         await self.sleep_on_any(sc, [(sock, events)], None)
 
     async def sleep_on_any(self, sc: Syscall, socks: list[tuple[Socket, int]], deadline: int | None) -> None:
-        in_main = sc.end_usecs is None
-        limit = self.now_ns() + BLOCKED_CALL_LIMIT_NS
-        if in_main:
-            deadline = limit if deadline is None else min(deadline, limit)
+        """Sleep until one of the sockets has one of its events, or ``deadline``."""
         fut: asyncio.Future[None] = self.loop.create_future()
 
         def wake(_key: int = 0) -> None:
@@ -331,22 +328,39 @@ class Run:
 
         entries = [(s, s.wq.add(ev, wake)) for s, ev in socks]
         timer = self.loop.call_at_ns(deadline, wake) if deadline is not None else None
-        b = self.blocking
-        if not in_main and b is not None:
-            b.sleeping = True
-            b.notify()
         try:
-            await fut
+            await self.sleep_on_future(sc, fut)
         finally:
             for s, e in entries:
                 s.wq.remove(e)
             if timer is not None:
                 timer.cancel()
-            if not in_main and b is not None:
-                b.sleeping = False
-        if in_main and self.now_ns() >= limit:
+
+    async def sleep_on_future(self, sc: Syscall, fut: asyncio.Future[None]) -> None:
+        """A system call sleeps until ``fut``. In a blocking call the main flow goes on meanwhile;
+        in the main flow the sleep is bounded (packetdrill would hang there forever)."""
+        b = self.blocking
+        if sc.end_usecs is not None:
+            if b is not None:
+                b.sleeping = True
+                b.notify()
+            try:
+                await fut
+            finally:
+                if b is not None:
+                    b.sleeping = False
+            return
+        limit = self.now_ns() + BLOCKED_CALL_LIMIT_NS
+        await self._bounded(fut, limit)
+
+    async def _bounded(self, fut: asyncio.Future[None], limit: int) -> None:
+        stop = self.until(limit)
+        await asyncio.wait({fut, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not fut.done():
+            fut.cancel()
             raise CallError("the call blocked and nothing would wake it (a call expected to block "
                             "needs `...` in the script)")
+        stop.cancel()
 
     def until(self, when_ns: int, task: asyncio.Task[None] | None = None) -> asyncio.Future[None]:
         """A future done at ``when_ns`` of virtual time (or when ``task`` finishes, if earlier)."""

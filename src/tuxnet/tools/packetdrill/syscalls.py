@@ -22,6 +22,7 @@ Guarantees:
 from __future__ import annotations
 
 import errno as _errno
+import functools
 import os
 import struct
 from collections.abc import Callable
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
     from tuxnet.socket import Socket
     from tuxnet.tools.packetdrill.runner import Run
 
+# calls packetdrill has that this runner does not make (the rest are unknown to packetdrill too)
+PACKETDRILL_ONLY = frozenset({"ioctl", "cap_set", "open", "sendfile", "pipe", "splice", "psp_rx_assoc",
+                              "psp_tx_assoc"})
 O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK = 0, 1, 2, 0o4000
 F_GETFD, F_SETFD, F_GETFL, F_SETFL = 1, 2, 3, 4
 POLLNVAL = 0x20
@@ -143,6 +147,10 @@ class Syscalls:
             "fcntl": self.sys_fcntl, "close": self.sys_close, "shutdown": self.sys_shutdown,
             "getsockopt": self.sys_getsockopt, "setsockopt": self.sys_setsockopt, "poll": self.sys_poll,
         }
+        from tuxnet.tools.packetdrill import epoll  # it builds on this module
+
+        for name in ("epoll_create", "epoll_ctl", "epoll_wait"):
+            self.table[name] = functools.partial(getattr(epoll, f"sys_{name}"), self)
 
     # -- argument helpers (run_system_call.c's s32_arg, ellipsis_arg ...)
 
@@ -191,6 +199,8 @@ class Syscalls:
 
     def sock(self, args: tuple[Expr, ...]) -> tuple[SockRec, Socket]:
         r = self.rec(self.s32(args[0]))
+        if r.protocol < 0:
+            raise Unsupported("socket calls on an epoll fd")
         return r, r.sock  # type: ignore[return-value]
 
     # -- running one call
@@ -198,7 +208,9 @@ class Syscalls:
     async def invoke(self, sc: Syscall) -> None:
         fn = self.table.get(sc.name)
         if fn is None:
-            raise Unsupported(f"system call {sc.name}()")
+            if sc.name in PACKETDRILL_ONLY:
+                raise Unsupported(f"system call {sc.name}()")
+            raise CallError(f"Unknown system call: '{sc.name}'")
         args = tuple(evaluate(a) for a in sc.args)
         await fn(sc, args)
 
@@ -526,8 +538,8 @@ class Syscalls:
 
     async def sys_close(self, sc: Syscall, args: tuple[Expr, ...]) -> None:
         self.count(args, 1)
-        r, s = self.sock(args)
-        result = self._call(s.close)
+        r = self.rec(self.s32(args[0]))
+        result = self._call(r.sock.close)  # type: ignore[union-attr]
         await self.end(sc, result)
         r.closed = True
 
