@@ -404,8 +404,8 @@ def test_icmp_type_and_code_checks(tmp_path: Path) -> None:
 
 
 def _shell(tmp_path: Path) -> tuple[Any, Any]:
+    from tuxnet.tools.packetdrill.config import Config
     from tuxnet.tools.packetdrill.netdev import make_host
-    from tuxnet.tools.packetdrill.runner import Config
     from tuxnet.tools.packetdrill.shell import Shell
 
     ns, _ = make_host(Config())

@@ -11,7 +11,7 @@ routes the remote prefix through it via the gateway, and sniffs what the kernel 
   ``--mtu``); no TSO/GSO.
 - ``make_host(config)`` builds a namespace on its own virtual Loop with lo up, tun0 up with
   ``local_ip/prefix``, and ``remote_prefix via gateway dev tun0`` (``ip route add`` as packetdrill
-  runs it). ``config`` carries the addresses already parsed (see runner.Config).
+  runs it). ``config`` carries the addresses already parsed (see config.Config).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tuxnet.tools import run_command
 from tuxnet.wire.addr import ip_ntoa
 
 if TYPE_CHECKING:
-    from tuxnet.tools.packetdrill.runner import Config
+    from tuxnet.tools.packetdrill.config import Config
 
 ETH_P_IP = 0x0800
 REMOTE_MAC = b"\x02\x00\x00\x00\x00\x02"  # source of injected frames: "the wire"
