@@ -4,11 +4,13 @@
 Defaults (IPv4) are those the corpus harnesses pass (the kernel selftests' ksft_runner.sh,
 packetdrill's run_all.py): local address 192.168.0.1/16 (packetdrill alone would pick a random one
 in 192.168.0.0/16), gateway 192.168.0.1, remote 192.0.2.1 routed as a /32 (``--remote_ip`` without
-a prefix length; packetdrill alone routes its default 192.0.2.1/24), bind and connect port 8080, MTU 1500, ``--tolerance_usecs`` 4000,
-``--tolerance_percent`` 12.5, TS ecr not scaled, TS val not checked (``--tcp_ts_tick_usecs`` 0),
-segments aggregated unless ``--strict_segments``. An unknown option, a missing or forbidden
-argument or a bad value fails the script with packetdrill's message; options for what tuxnet does
-not emulate (IPv6, wire mode, shared-object mode, link speed ...) raise ``Unsupported``.
+a prefix length; packetdrill alone routes its default 192.0.2.1/24), bind and connect port 8080,
+MTU 1500, ``--tolerance_usecs`` 4000, ``--tolerance_percent`` 12.5, TS ecr not scaled, TS val not
+checked (``--tcp_ts_tick_usecs`` 0), segments aggregated unless ``--strict_segments``.
+
+An unknown option, a missing or forbidden argument or a bad value fails the script with
+packetdrill's message; options for what tuxnet does not emulate (IPv6, wire mode, shared-object
+mode, link speed ...) raise ``Unsupported``.
 """
 
 from __future__ import annotations
