@@ -161,7 +161,7 @@ class RawSock(InetSock):
         skb.ip_summed = Csum.NONE  # the payload's checksums are the user's: receivers verify them
         skb.priority = self.sk_priority
         ret = ns.ip.send(skb, rt.src, daddr, self.inet_num, rt=rt, tos=self.tos, ttl=self.send_ttl(daddr),
-                         df=df, mark=self.sk_mark, oif=oif, sk=self)
+                         df=df, mark=self.sk_mark, oif=oif, sk=self, options=self.inet_opt)
         if ret < 0:
             raise oserror(-ret)
         return n

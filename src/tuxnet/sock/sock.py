@@ -61,6 +61,7 @@ from tuxnet.sock.constants import (
     SEND_SHUTDOWN,
     SHUTDOWN_MASK,
     SO_EE_ORIGIN_ICMP,
+    SO_EE_ORIGIN_LOCAL,
     SOCK_BINDADDR_LOCK,
     SOCK_BINDPORT_LOCK,
     SOL_IP,
@@ -187,6 +188,7 @@ class InetSock:
         "inet_saddr", "inet_rcv_saddr", "inet_sport", "inet_daddr", "inet_dport", "inet_num", "inet_id",
         "tos", "ttl", "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "pmtudisc",
         "recverr", "hdrincl", "freebind", "transparent", "bind_address_no_port", "nodefrag",
+        "inet_opt",
     )  # fmt: skip
     prot_name = "INET"  # struct proto .name (sockstat, ss)
     no_autobind = False
@@ -248,6 +250,7 @@ class InetSock:
         self.transparent = False
         self.bind_address_no_port = False
         self.nodefrag = False
+        self.inet_opt = b""  # IP_OPTIONS as set (inet->inet_opt), sent by raw sockets
 
     # ------------------------------------------------------------ struct proto defaults
     def init(self) -> None:
@@ -393,6 +396,10 @@ class InetSock:
         mtu = rt.mtu if pmtudisc < IP_PMTUDISC_PROBE else rt.dev.mtu
         maxnonfragsize = 0xFFFF if ignore_df else mtu
         if length > maxnonfragsize - 20:
+            if self.recverr:  # ip_local_error(sk, EMSGSIZE, daddr, dport, mtu): ping/traceroute read it
+                self.sock_queue_err(SockExterr(errno.EMSGSIZE, SO_EE_ORIGIN_LOCAL, 0, 0, mtu, 0, rt.daddr,
+                                               self.inet_dport, b""))
+                self.sk_error_report()
             raise oserror(errno.EMSGSIZE)
         err = self.sk_err
         if err:  # sock_alloc_send_skb: sock_error() first

@@ -41,6 +41,7 @@ from tuxnet.sock.constants import (
     IP_MULTICAST_LOOP,
     IP_MULTICAST_TTL,
     IP_NODEFRAG,
+    IP_OPTIONS,
     IP_PKTINFO,
     IP_PMTUDISC_OMIT,
     IP_RECVERR,
@@ -352,6 +353,8 @@ def ip_setsockopt(sock: Socket, optname: int, value: Any) -> None:
         return _mc_membership(sock, optname == IP_ADD_MEMBERSHIP, value)
     if optname == IP_MULTICAST_IF:
         return _mc_if(sock, value)
+    if optname == IP_OPTIONS:
+        return _set_options(sock, value)
     val = int_val(value, min_len=1)
     try:
         if optname == IP_TOS:
@@ -425,6 +428,20 @@ def ip_setsockopt(sock: Socket, optname: int, value: Any) -> None:
         # a protocol without this piece of inet_sock state (tuxnet's TCP keeps a subset)
         raise oserror(errno.ENOPROTOOPT) from None
     return None
+
+
+def _set_options(sock: Socket, value: Any) -> None:
+    """IP_OPTIONS (ip_options_get): compiled now (EINVAL if malformed, padded to 4 bytes); raw sockets
+    send them (ping -R, traceroute -g). The empty value clears them."""
+    from tuxnet.ipv4.ip_options import ip_options_get
+
+    raw = b"" if isinstance(value, int) else bytes(value)
+    if raw:
+        ip_options_get(sock.ns, raw)
+    if not hasattr(sock.sk, "inet_opt"):
+        raise oserror(errno.ENOPROTOOPT)
+    sk = sock.sk
+    sk.inet_opt = raw + bytes(-len(raw) % 4)
 
 
 def _mreq(sock: Socket, value: Any) -> tuple[int, Any]:
@@ -529,6 +546,10 @@ def ip_getsockopt(sock: Socket, optname: int, buflen: int | None) -> int | bytes
             v = sk.mc_loop
         elif optname == IP_MULTICAST_ALL:
             v = sk.mc_all
+        elif optname == IP_OPTIONS:
+            v = sk.inet_opt
+            if buflen is None:
+                return v
         elif optname == IP_MULTICAST_IF:
             v = _U32.pack(sk.mc_addr)
             if buflen is None:
