@@ -313,24 +313,24 @@ class Syscalls:
         cands[0].script_fd = script_fd
         cands[0].sock = new
 
-    def _connect_prep(self, r: SockRec, sa_family: int | None) -> tuple[Any, int]:
+    def _connect_prep(self, r: SockRec, sa_family: int | None) -> Any:
         """run_syscall_connect: the live address, and the socket's state for the packets to come."""
         cfg = self.run.config
         if sa_family == C.AF_UNSPEC:
             r.state = "new"
-            return C.AF_UNSPEC, 0
+            return C.AF_UNSPEC
         if r.state == "new":
             r.state = "active_connecting"
             r.script_local = r.script_remote = (0, 0)
             r.live_remote = (cfg.remote_ip, cfg.connect_port)
-        return (cfg.remote_ip_str, cfg.connect_port), 0
+        return (cfg.remote_ip_str, cfg.connect_port)
 
     async def sys_connect(self, sc: Syscall, args: tuple[Expr, ...]) -> None:
         self.count(args, 3)
         r, s = self.sock(args)
         fam = None if isinstance(args[1], EllipsisExpr) else self.s32(args[1])
         self.ellipsis(args[2])
-        addr, _ = self._connect_prep(r, fam)
+        addr = self._connect_prep(r, fam)
         try:
             try:
                 s.connect(addr)
@@ -497,7 +497,7 @@ class Syscalls:
         self.ellipsis(args[5])
         if r.protocol not in (IPPROTO_TCP, C.IPPROTO_UDP):
             raise Unsupported(f"sendto() on protocol {r.protocol} sockets")
-        addr, _ = self._connect_prep(r, fam)
+        addr = self._connect_prep(r, fam)
         live = (C.AF_UNSPEC, 0, 0) if addr == C.AF_UNSPEC else (C.AF_INET, self.run.config.remote_ip, addr[1])
         result = self._efault() if null and n else await self._send(sc, s, bytes(n), flags, live)
         await self.end(sc, result)
@@ -514,7 +514,7 @@ class Syscalls:
         flags = self.s32(args[2])
         if self.s32(evaluate(msg.flags)) != 0:
             raise CallError("sendmsg ignores msg_flags field in msghdr")
-        addr, _ = self._connect_prep(r, None)
+        addr = self._connect_prep(r, None)
         live = (C.AF_INET, self.run.config.remote_ip, addr[1])
         await self.end(sc, await self._send(sc, s, bytes(sum(lens)), flags, live))
 
