@@ -200,6 +200,10 @@ def sock_setsockopt(sock: Socket, optname: int, value: Any) -> None:
     if flag is not None:
         if optname == SO_DEBUG and val and not _capable(sock, "CAP_NET_ADMIN"):
             raise oserror(errno.EACCES)
+        if optname == SO_KEEPALIVE:
+            hook = getattr(sk, "keepalive", None)  # sk->sk_prot->keepalive (tcp_set_keepalive)
+            if hook is not None:
+                hook(bool(val))
         if val:
             sk.sock_flags.add(flag)
         else:
