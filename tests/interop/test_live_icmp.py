@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import re
+import signal
 import struct
 
 import pytest
@@ -106,3 +107,14 @@ def test_live_cmd_ping_both_sizes(kernel, live, persistent_tap):
     assert "(attached," in lv.ready_line()
     assert "3 packets transmitted, 3 received" in out and "2 packets transmitted, 2 received" in out
     assert len(re.findall(r"4008 bytes from 10\.99\.0\.1", out)) == 2
+
+
+@pytest.mark.skipif(not HAVE_PING_TOOL, reason="tuxnet's ping tool (tuxnet/tools/ping.py) is not written yet")
+def test_sigint_interrupts_a_running_command_like_ctrl_c(kernel, live, persistent_tap):
+    lv = live("--cmd", f"ping -i 0.2 {KERNEL_IP}", "--cmd", "ip addr", tap=persistent_tap, configure=False)
+    assert lv.wait_for("icmp_seq=3 "), lv.text()
+    assert lv.stop(signal.SIGINT) == 0, lv.text()  # ping handled it: its own status
+    out = lv.stdout()
+    m = re.search(r"--- 10\.99\.0\.1 ping statistics ---\n(\d+) packets transmitted, (\d+) received", out)
+    assert m and int(m.group(2)) >= 3 and int(m.group(1)) - int(m.group(2)) <= 1, out
+    assert "=== ip addr" not in out  # the session ends with the interrupted command

@@ -139,7 +139,6 @@ class LiveHost:
         self.pcap_file: BinaryIO | None = None
         self.stop_fut: asyncio.Future[str] | None = None
         self.current: asyncio.Task[int] | None = None
-        self.interrupted = False
         self.fatal: str | None = None
         self._wake_r = self._wake_w = -1
         self._old_handlers: dict[int, Any] = {}
@@ -269,7 +268,6 @@ class LiveHost:
 
     def stop(self, why: str = "stop") -> None:
         """Interrupt the running command (as Ctrl-C) and end the session; callable from the loop."""
-        self.interrupted = True
         if self.current is not None and not self.current.done():
             self.current.cancel()
         if self.stop_fut is not None and not self.stop_fut.done():
@@ -291,6 +289,7 @@ class LiveHost:
                        f"mac {mac_ntoa(self.dev.mac)}) {cfg.address}{gw}: ready\n")
         shown = await self.start_services()
         failed = 0
+        killed = False  # a command ended by a signal without handling it (as a shell sees 128+SIGINT)
         for cmd in cfg.commands:
             if self.stop_fut.done():
                 break
@@ -300,6 +299,7 @@ class LiveHost:
                 rc = await self.current
             except asyncio.CancelledError:
                 rc = 130  # interrupted, and the tool did not catch it to print a summary
+                killed = True
             except Exception as e:  # a tool's bug must not take the host down: report it
                 self.err.write(f"tuxnet: {cmd.split()[0]}: internal error: {type(e).__name__}: {e}\n")
                 rc = 70
@@ -313,8 +313,9 @@ class LiveHost:
         if self.fatal:
             self.err.write(self.fatal + "\n")
             return 1
-        if self.interrupted and not cfg.services:
+        if killed:
             return 130
+        # a command that handled the interrupt (ping prints its summary) gives its own status
         return 1 if failed else 0
 
     async def shutdown(self) -> None:
@@ -358,7 +359,7 @@ class LiveHost:
 
 def main(args: argparse.Namespace) -> int:
     """``tuxnet live``: returns the exit status (0 ok, 1 a command failed or the TAP failed, 2 bad
-    input, 130 interrupted during commands)."""
+    input, 130 a command was interrupted and did not handle it)."""
     try:
         cfg = parse_args(args)
     except LiveError as e:
