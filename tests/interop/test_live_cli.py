@@ -169,3 +169,35 @@ def test_not_a_tap_and_unreachable_gateway(kernel):
     assert lv.text().strip() == (f"tuxnet: ip route add default via 192.168.7.1 dev {tap}: "
                                  "Error: Nexthop has invalid gateway.")
     assert kernel.ip(f"link show {tap}", check=False).returncode != 0  # removed on the way out
+
+
+@pytest.mark.root
+@needs_root
+def test_attaching_to_someone_elses_tap_without_privilege():
+    """With /dev/net/tun open to all (as most distributions ship it), an unprivileged user may attach
+    only to a TAP made for them: another's is EPERM, reported with the fix."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    where = Path(tempfile.mkdtemp())  # under /tmp: reachable by the unprivileged user (pytest's is not)
+    where.chmod(0o755)
+    node = where / "tun"
+    os.mknod(node, 0o666 | 0o020000, os.makedev(10, 200))  # a world-writable /dev/net/tun
+    node.chmod(0o666)
+    tap = unique("tno")
+    sh(["ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", "0"])
+    try:
+        os.seteuid(65534)
+        try:
+            with pytest.raises(tap_mod.TapError) as e:
+                tun_alloc(tap, path=str(node))
+        finally:
+            os.seteuid(0)
+    finally:
+        sh(["ip", "tuntap", "del", "dev", tap, "mode", "tap"], check=False)
+        shutil.rmtree(where)
+    assert str(e.value) == (f"tuxnet: cannot attach to {tap}: Operation not permitted (live mode needs root "
+                            "or CAP_NET_ADMIN, or a TAP made for you with: "
+                            f"ip tuntap add dev {tap} mode tap user $USER)")

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import json
 import random
+import re
+import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -261,3 +266,23 @@ def test_lossy_delayed_path_tuxnet_client(inproc, kernel_server):
     assert n == LOSSY and h == hashlib.sha256(payload(LOSSY, 8)).hexdigest()
     assert ns.mib.tcp.RetransSegs > 0  # losses were repaired by retransmission
     assert dropped(inproc.kernel, "INPUT") > 0 and dropped(inproc.kernel, "OUTPUT") > 0
+
+
+HAVE_IPERF3 = bool(importlib.util.find_spec("tuxnet.tools.iperf3")) and shutil.which("iperf3") is not None
+
+
+@pytest.mark.skipif(not HAVE_IPERF3, reason="needs tuxnet's iperf3 tool and the iperf3 program")
+def test_tuxnet_iperf3_client_with_the_kernels_iperf3_server(kernel, live, persistent_tap):
+    """tuxnet as the client of a real ``iperf3 -s``: 5 MB each way, as iperf3 itself reports it."""
+    srv = kernel.popen(["iperf3", "-s", "-p", "5201"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        lv = live("--cmd", f"iperf3 -c {KERNEL_IP} -n 5M", "--cmd", f"iperf3 -c {KERNEL_IP} -n 5M -R",
+                  tap=persistent_tap, configure=False)
+        assert lv.wait(120) == 0, lv.text()
+    finally:
+        srv.kill()
+        srv.wait()
+    out = lv.stdout()
+    assert out.count("iperf Done.") == 2
+    assert len(re.findall(r"\s5\.00 MBytes .* sender", out)) == 2, out

@@ -99,7 +99,8 @@ def tun_alloc(name: str, *, path: str | None = None) -> tuple[int, bool]:
         if code == errno.EBUSY:
             msg = f"tuxnet: {name} is busy ({why})"
         elif code == errno.EPERM:
-            msg = f"tuxnet: cannot attach to {name}: {why} (live mode needs root or CAP_NET_ADMIN)"
+            msg = (f"tuxnet: cannot attach to {name}: {why} (live mode needs root or CAP_NET_ADMIN, or a "
+                   f"TAP made for you with: ip tuntap add dev {name} mode tap user $USER)")
         elif code == errno.EINVAL and existed:
             msg = f"tuxnet: {name} exists and is not a TAP device ({why})"
         elif code in (errno.ENOTTY, errno.EBADFD, errno.EINVAL):
