@@ -111,7 +111,10 @@ TCPCB_EVER_RETRANS = 0x80
 TCPCB_RETRANS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS | TCPCB_REPAIRED
 
 # --- constants (include/net/tcp.h), times in jiffies (ms) unless the name says otherwise ---------
-MAX_TCP_HEADER = 320
+# L1_CACHE_ALIGN(128 + MAX_HEADER) with LL_MAX_HEADER 32, as on the 6.18 kernel used as the
+# reference: a connected CUBIC socket reports SO_SNDBUF 46080 (BBR 69120).  Kernels built with
+# LL_MAX_HEADER 128 (WLAN, Hyper-V) have 320 here and show the familiar 87040.
+MAX_TCP_HEADER = 256
 MAX_TCP_WINDOW = 32767
 TCP_MIN_MSS = 88
 TCP_MIN_SND_MSS = 48

@@ -64,7 +64,8 @@ TCPI_OPT_SACK = 2
 TCPI_OPT_WSCALE = 4
 TCPI_OPT_ECN = 8
 
-# struct tcp_info (include/uapi/linux/tcp.h) up to tcpi_total_rto_time (Linux 6.7+)
+# struct tcp_info (include/uapi/linux/tcp.h) as Linux 6.18 has it: 280 bytes, ending with the
+# AccECN counters (always 0 here: no ECN)
 TCP_INFO_FIELDS = (
     ("tcpi_state", "B"), ("tcpi_ca_state", "B"), ("tcpi_retransmits", "B"), ("tcpi_probes", "B"),
     ("tcpi_backoff", "B"), ("tcpi_options", "B"), ("tcpi_wscale", "B"), ("tcpi_flags", "B"),
@@ -83,6 +84,9 @@ TCP_INFO_FIELDS = (
     ("tcpi_bytes_retrans", "Q"), ("tcpi_dsack_dups", "I"), ("tcpi_reord_seen", "I"),
     ("tcpi_rcv_ooopack", "I"), ("tcpi_snd_wnd", "I"), ("tcpi_rcv_wnd", "I"), ("tcpi_rehash", "I"),
     ("tcpi_total_rto", "H"), ("tcpi_total_rto_recoveries", "H"), ("tcpi_total_rto_time", "I"),
+    ("tcpi_received_ce", "I"), ("tcpi_delivered_e1_bytes", "I"), ("tcpi_delivered_e0_bytes", "I"),
+    ("tcpi_delivered_ce_bytes", "I"), ("tcpi_received_e1_bytes", "I"), ("tcpi_received_e0_bytes", "I"),
+    ("tcpi_received_ce_bytes", "I"), ("tcpi_accecn_fail_mode", "H"), ("tcpi_accecn_opt_seen", "H"),
 )
 _TCP_INFO = struct.Struct("=" + "".join(f for _, f in TCP_INFO_FIELDS))
 
