@@ -17,8 +17,9 @@ by the monotonic clock, with the TAP's fd in its selector (``drivers/tap.py``). 
 4. Without ``--serve`` the program exits after the commands (status 1 if one failed). With it, the
    host serves until SIGINT or SIGTERM. SIGINT/SIGTERM during a command interrupt that command as
    Ctrl-C would (ping prints its summary). Exit is clean: services and sockets are closed (TCP sends
-   FIN and waits up to ``FIN_GRACE_S`` for it to be acknowledged), the capture is flushed and the TAP
-   released (a TAP created here disappears; a persistent one stays).
+   FIN and waits up to ``FIN_GRACE_S`` for it to be acknowledged), the capture (also flushed every
+   second while running) is flushed and the TAP released (a TAP created here disappears; a persistent
+   one stays).
 
 Real time enters only here and in the loop: randomness is seeded from the OS (every run differs, as a
 real host's ISNs and ports do), the namespace's wall clock is set once from the host clock
@@ -38,9 +39,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from tuxnet.core.loop import Loop
+from tuxnet.core.loop import NSEC_PER_SEC, Loop
 
 FIN_GRACE_S = 2.0
+PCAP_FLUSH_NS = NSEC_PER_SEC
 KNOWN_SERVICES = ("echo", "discard", "chargen", "daytime", "http")
 
 
@@ -177,7 +179,7 @@ class LiveHost:
         from tuxnet.wire.pcap import PcapWriter
 
         assert self.pcap_file is not None
-        writer = PcapWriter(self.pcap_file)
+        writer = PcapWriter(self.pcap_file, autoflush=False)  # flushed every second, not per frame
         ns = self.ns
 
         def record(ts: int, frame: bytes, outgoing: bool) -> None:
@@ -185,6 +187,14 @@ class LiveHost:
 
         self.pcap_writer = writer
         self.capture = DeviceCapture(self.dev, callback=record)
+        self.loop.call_later_ns(PCAP_FLUSH_NS, self._flush_pcap)
+
+    def _flush_pcap(self) -> None:
+        """Flush the capture every second, so the file can be read while the host runs."""
+        if self.pcap_file is None or self.pcap_file.closed:
+            return
+        self.pcap_writer.flush()
+        self.loop.call_later_ns(PCAP_FLUSH_NS, self._flush_pcap)
 
     async def sh(self, cmdline: str, out: Any, err: Any) -> int:
         import shlex
