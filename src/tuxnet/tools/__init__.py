@@ -222,6 +222,8 @@ def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) ->
         argv = shlex.split(cmdline)
     except ValueError as e:
         return 2, f"sh: syntax error: {e}\n"
+    from tuxnet.core.loop import LoopIdle
+
     buf = io.StringIO()
     # A command that never ends (tcpdump with no -c, ping with no -c) would hold virtual time forever
     # while periodic timers keep the loop busy: such a command is stopped after ``timeout`` seconds
@@ -243,6 +245,11 @@ def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) ->
         rc = ns.loop.run_until_complete(task, timeout_ns=int(limit * 1e9))
     except TimeoutError:
         buf.write(f"tuxnet: command stopped after {limit:g} s of virtual time\n")
+        rc = 130
+    except LoopIdle:
+        # e.g. "nc -l 9999" in a lab where nothing else will ever happen: in real life it would wait
+        # for ever; the lab has run out of events, so the command is stopped like an operator's ^C
+        buf.write("tuxnet: command stopped: it waits for an event that nothing in the lab will cause\n")
         rc = 130
     except Exception as e:  # a bug in a tool must not take the lab down: report it like a crash
         import traceback
