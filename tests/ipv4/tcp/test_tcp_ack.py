@@ -159,14 +159,61 @@ def test_window_update_when_the_reader_frees_space():
     hs = Harness(sysctls={"net.ipv4.tcp_rmem": "4096 16384 16384"})
     _, conn, fl = passive_open(hs)
     hs.run(0.5)
-    for _ in range(10):
+    fl.send(".", b"w" * 1000)  # certainly inside the initial window
+    sent = 1000
+    edge = 0
+    hs.run(0.001)
+    while True:  # a well-behaved peer: only what the advertised window allows
+        for a in hs.take():
+            edge = max(edge, a.ack + (a.win << 7))
+        if 1001 + sent + 1000 > edge:
+            break
         fl.send(".", b"w" * 1000)
+        sent += 1000
         hs.run(0.001)
+    win = edge - (1001 + sent)
     hs.run(1)
-    last = hs.take()[-1]
-    small = last.win << 7 if last.win < 100 else last.win
-    assert conn.recv(100000) == b"w" * 10000
+    last = hs.take()[-1] if hs.got else None
+    assert sent >= 7000
+    assert conn.recv(100000) == b"w" * sent
     hs.run(0)
-    upd = hs.take()
-    assert len(upd) == 1 and upd[0].ack == last.ack  # a pure window update
-    assert (upd[0].win << 7) >= 2 * small or upd[0].win >= 2 * last.win
+    (upd,) = hs.take()
+    assert upd.ack == 1001 + sent  # a pure window update, opening the window at least twofold
+    assert (upd.win << 7) >= 2 * max(win, 1)
+    assert last is None or last.ack == upd.ack
+
+
+def test_full_receive_buffer_advertises_zero_and_drops_what_does_not_fit():
+    from tcpharness import Flow
+
+    from tuxnet.core.trace import SkbDropReason
+    from tuxnet.sock.constants import SO_RCVBUF, SOL_SOCKET
+
+    hs = Harness(delay_ms=5)
+    lst = hs.listener()
+    lst.setsockopt(SOL_SOCKET, SO_RCVBUF, 8192)
+    fl = Flow(hs, 40000, 8080, wscale=None)
+    fl.send("S")
+    assert fl.recv().win == 7240  # half of the doubled 8192, in whole 1448-byte segments
+    fl.send(".")
+    conn, _ = lst.accept()
+    for _ in range(14):
+        fl.send(".", b"a" * 1000)
+        hs.run(0.05)
+    acks = hs.take()
+    # the right edge never moves back: each ACK's window shrinks by what arrived, down to zero
+    edges = {a.ack + a.win for a in acks[:9]}
+    assert len(edges) == 1 and acks[8].win == 0
+    assert all(a.ack == acks[8].ack and a.win == 0 for a in acks[9:])  # dupACKs, nothing taken
+    drops = hs.h.drops.by_reason
+    assert drops[SkbDropReason.TCP_INVALID_SEQUENCE] + drops[SkbDropReason.TCP_INVALID_END_SEQUENCE] == 5
+    assert hs.h.mib.tcpext.TCPToZeroWindowAdv == 1
+    # receiver-side silly window avoidance: no update for a small read
+    conn.recv(100)
+    hs.run(0.01)
+    assert hs.take() == []
+    # a read that frees a segment's worth reopens the window (tcp_cleanup_rbuf)
+    conn.recv(2000)
+    hs.run(0.01)
+    (upd,) = hs.take()
+    assert upd.win >= 1000 and hs.h.mib.tcpext.TCPFromZeroWindowAdv == 1

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from tuxnet.core.trace import SkbDropReason
 from tuxnet.ipv4.tcp import tcp_ctl, tcp_output
 from tuxnet.ipv4.tcp.tcp_sock import (
+    ICSK_ACK_NOMEM,
     ICSK_ACK_NOW,
     ICSK_ACK_PUSHED,
     ICSK_ACK_PUSHED2,
@@ -443,25 +444,33 @@ def tcp_prune_ofo_queue(tp: TcpSock, in_seq: int) -> bool:
     return pruned
 
 
-def tcp_try_rmem_schedule(tp: TcpSock, seg_truesize: int, in_seq: int) -> bool:
-    """False when the segment cannot be queued (the receive buffer is full even after pruning)."""
-    if tp.sk_rmem_alloc + seg_truesize <= tp.sk_rcvbuf:
+def tcp_can_ingest(tp: TcpSock, seg_len: int) -> bool:
+    """Linux 6.17+: the payload (skb->len, not its truesize) must fit under sk_rcvbuf."""
+    return tp.sk_rmem_alloc + seg_len <= tp.sk_rcvbuf
+
+
+def tcp_try_rmem_schedule(tp: TcpSock, seg: RxSeg) -> bool:
+    """False when the segment cannot be queued (the receive buffer is full even after pruning):
+    tcp_prune_queue clamps the window, then drops out-of-order data (collapsing is not modelled)."""
+    n = len(seg.data)
+    if tcp_can_ingest(tp, n):
         return True
-    tp.ns.mib.tcpext.PruneCalled += 1
-    if tp.sk_rmem_alloc >= tp.sk_rcvbuf:
-        tcp_clamp_window(tp)
-    if tp.sk_rmem_alloc + seg_truesize <= tp.sk_rcvbuf:
+    ext = tp.ns.mib.tcpext
+    ext.PruneCalled += 1
+    tcp_clamp_window(tp)
+    if tcp_can_ingest(tp, n):
         return True
-    tcp_prune_ofo_queue(tp, in_seq)
-    if tp.sk_rmem_alloc + seg_truesize <= tp.sk_rcvbuf:
+    tcp_prune_ofo_queue(tp, seg.seq)
+    if tcp_can_ingest(tp, n):
         return True
-    tp.ns.mib.tcpext.RcvPruned += 1
+    ext.RcvPruned += 1
+    tp.pred_flags = False
     return False
 
 
 def tcp_data_queue_ofo(tp: TcpSock, seg: RxSeg) -> None:
     ext = tp.ns.mib.tcpext
-    if not tcp_try_rmem_schedule(tp, seg.truesize, seg.seq):
+    if not tcp_try_rmem_schedule(tp, seg):
         ext.TCPOFODrop += 1
         tp.sk_data_ready()
         tp.sk_drops += 1
@@ -572,11 +581,16 @@ def tcp_data_queue(tp: TcpSock, cb: TcpCb, data: bytearray, truesize: int, skb: 
 def _queue_and_out(tp: TcpSock, cb: TcpCb, seg: RxSeg, skb: object) -> None:
     from tuxnet.ipv4.tcp import tcp_input
 
-    if tp.sk_receive_queue and not tcp_try_rmem_schedule(tp, seg.truesize, seg.seq):
-        tp.ns.mib.tcpext.TCPRcvQDrop += 1
+    if not tcp_try_rmem_schedule(tp, seg):
+        # no memory: a zero-window ACK at once (ICSK_ACK_NOMEM); the data is dropped unless the
+        # queue is empty (then it is taken anyway, sk_forced_mem_schedule)
+        tp.icsk_ack.pending |= ICSK_ACK_NOMEM | ICSK_ACK_NOW
+        tp.inet_csk_schedule_ack()
         tp.sk_data_ready()
-        tp.ns.kfree_skb(skb, SkbDropReason.PROTO_MEM)  # type: ignore[arg-type]
-        return
+        if tp.sk_receive_queue and seg.data:
+            tp.ns.mib.tcpext.TCPRcvQDrop += 1
+            tp.ns.kfree_skb(skb, SkbDropReason.PROTO_MEM)  # type: ignore[arg-type]
+            return
     tcp_queue_rcv(tp, seg)
     if seg.data:
         tcp_event_data_recv(tp, cb, len(seg.data), seg.truesize)

@@ -455,12 +455,14 @@ def tcp_rcv_established(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> None:
                 tcp_output.tcp_data_snd_check(tp)
                 tp.rcv_rtt_last_tsecr = rx.rcv_tsecr
                 return
-            # bulk data transfer: receiver side
+            # bulk data transfer: receiver side (memory not yet reserved: the slow path decides)
+            ts = _truesize(cb)
+            if not tcp_data.tcp_can_ingest(tp, cb.payload_len):
+                return _slow_path(tp, skb, cb)
             if rx.saw_tstamp and tp.rcv_nxt == tp.rcv_wup:
                 tcp_store_ts_recent(tp)
             tcp_data.tcp_rcv_rtt_measure_ts(tp, cb)
             ns.mib.tcpext.TCPHPHits += 1
-            ts = _truesize(cb)
             tcp_data.tcp_queue_rcv(tp, RxSeg(cb.seq, cb.end_seq, _payload(skb, cb), False, ts))
             tcp_data.tcp_event_data_recv(tp, cb, cb.payload_len, ts)
             ack_sent = False
@@ -475,8 +477,11 @@ def tcp_rcv_established(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> None:
             ns.consume_skb(skb)
             tcp_data.tcp_data_ready(tp)
             return
-    # slow path
-    if not flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
+    _slow_path(tp, skb, cb)
+
+
+def _slow_path(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> None:
+    if not cb.tcp_flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
         tcp_drop(tp, skb, SkbDropReason.TCP_FLAGS)
         return
     if not tcp_validate_incoming(tp, skb, cb, True):

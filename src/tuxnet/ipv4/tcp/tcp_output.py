@@ -247,6 +247,10 @@ def tcp_select_window(tp: TcpSock) -> int:
     ns = tp.ns
     old_win = tp.rcv_wnd
     if tp.icsk_ack.pending & ICSK_ACK_NOMEM:
+        # we failed to queue data for lack of memory: a zero window
+        tp.pred_flags = False
+        tp.rcv_wnd = 0
+        tp.rcv_wup = tp.rcv_nxt
         return 0
     wscale = tp.rx_opt.rcv_wscale
     cur_win = tp.tcp_receive_window()
@@ -264,6 +268,7 @@ def tcp_select_window(tp: TcpSock) -> int:
         new_win = min(new_win, 65535 << wscale)
     new_win >>= wscale
     if new_win == 0:
+        tp.pred_flags = False  # a zero window: the slow path checks every segment
         if old_win:
             ns.mib.tcpext.TCPToZeroWindowAdv += 1
     elif old_win == 0:
