@@ -468,7 +468,7 @@ class Traceroute:
         pph = self.probes_per_hop
         start = (self.first_hop - 1) * pph
         end = len(self.probes)
-        last_send = 0.0
+        last_send: float | None = None  # traceroute's 0 is "long ago"; virtual time starts at 0
         self.out.write(f"traceroute to {self.dst_name} ({ip_ntoa(self.dst)}), {self.max_hops} hops max, "
                        f"{self.header_len + self.data_len} byte packets")
         while start < end:
@@ -494,7 +494,8 @@ class Traceroute:
                     n += 1
                     continue
                 if pb.send_time is None:
-                    if self.send_secs and (nxt := last_send + self.send_secs) > now_time:
+                    if (self.send_secs and last_send is not None
+                            and (nxt := last_send + self.send_secs) > now_time):
                         next_time = nxt
                         break
                     mod.send_probe(pb, n // pph + 1)
