@@ -1,8 +1,8 @@
 """BBR keeps a lossy long path full where CUBIC cannot: 100 Mbit/s, 100 ms RTT, 1% random loss.
 
 BBR (v1, tcp_bbr.c) models the path by its bottleneck bandwidth and minimum RTT and does not take
-random loss as a congestion signal, so it keeps sending at the bottleneck rate; CUBIC halves...
-(x0.7) its window at every loss and sits in its Reno-friendly region, AVG_W = sqrt(3/(2p)) = 12.2
+random loss as a congestion signal, so it keeps sending at the bottleneck rate; CUBIC cuts its
+window to 0.7x at every loss and sits in its Reno-friendly region, AVG_W = sqrt(3/(2p)) = 12.2
 packets, about 1.4 Mbit/s at 100 ms.
 
 What "over 90% of the path" means here. The bottleneck carries 100 Mbit/s of Ethernet frames
