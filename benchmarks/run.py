@@ -101,7 +101,9 @@ def bench_ping_flood(seconds: float = 20.0) -> dict[str, float]:
     lab = router_chain(1, impair={"delay": "1ms"})
     t0 = time.perf_counter()
     v0 = lab.now
-    out = sh(lab, "h1", f"timeout {seconds:g} ping -f -q 10.0.1.2")
+    rc, out = lab.node("h1").cmd_rc(f"timeout {seconds:g} ping -f -q 10.0.1.2")
+    if rc != 124:  # timeout(1) ends the flood: 124 is the expected status
+        raise RuntimeError(f"ping flood ended with {rc}: {out}")
     wall = time.perf_counter() - t0
     virt = (lab.now - v0) / 1e9
     sent = recv = 0
