@@ -13,9 +13,17 @@ exit 0, as CLIF_HELP_EMPTY does); -V prints the version.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuxnet.tools.ping_common import inet_aton
+from tuxnet.tools.ping_common import HostError, inet_aton, resolve_host
+
+if TYPE_CHECKING:
+    from tuxnet.tools.traceroute import Traceroute
+
+MAX_HOPS = 255
+MAX_PROBES = 10
+MAX_PACKET_LEN = 65000
+DEF_DATA_LEN = 40
 
 VERSION = ("Modern traceroute for Linux, version 2.1.2\n"
            "Copyright (c) 2016  Dmitry Butskoy,   License: GPL v2 or any later\n")
@@ -320,3 +328,70 @@ def parse_cmdline(argv: list[str]) -> dict[str, Any]:
         v = int(d, 16) if d[:2].lower() == "0x" else int(d, 8) if d.startswith("0") else int(d)
         o["packetlen"] = -v if a.strip().startswith("-") else v
     return o
+
+
+def setup(tr: Traceroute, argv: list[str]) -> None:
+    """main(): the command line and traceroute's checks of it (ex_error: exit 2)."""
+    o = parse_cmdline(argv)  # CliError, or ("help"|"version")
+    tr.o = o
+    try:
+        tr.dst = resolve_host(tr.ns, o["host"])
+    except HostError as e:
+        tr.err.write(f"{o['host']}: {e}\n")
+        raise CliError(f"Cannot handle \"host\" cmdline arg `{o['host']}' on position 1 "
+                       f"(argc {o['host_argc']})") from None
+    tr.dst_name = o["host"]
+    tr.first_hop = o.get("first", 1)
+    tr.max_hops = o.get("max_hops", 30)
+    tr.sim_probes = o.get("sim", 16)
+    tr.probes_per_hop = o.get("queries", 3)
+    if "wait" in o:
+        tr.wait_secs, tr.here_factor, tr.near_factor = o["wait"]
+    tr.send_secs = o.get("sendwait", 0.0)
+    if o.get("source"):
+        tr.src = o["source"]
+    module = o.get("module", "default")
+    packet_len = o.get("packetlen", -1)
+    if module not in ("default", "udp", "icmp", "tcp"):
+        if module in ("udplite", "dccp", "raw"):
+            raise CliError(f"tuxnet: the {module} method is not available", 2)
+        raise CliError(f"Unknown traceroute module {module}", 2)
+    if not tr.first_hop or tr.first_hop > tr.max_hops:
+        raise CliError("first hop out of range")
+    if tr.max_hops > MAX_HOPS:
+        raise CliError(f"max hops cannot be more than {MAX_HOPS}")
+    if not tr.probes_per_hop or tr.probes_per_hop > MAX_PROBES:
+        raise CliError(f"no more than {MAX_PROBES} probes per hop")
+    if tr.wait_secs < 0 or tr.here_factor < 0 or tr.near_factor < 0:
+        raise CliError(f"bad wait specifications `{c_g(tr.wait_secs)},{c_g(tr.here_factor)},"
+                       f"{c_g(tr.near_factor)}' used")
+    if packet_len > MAX_PACKET_LEN:
+        raise CliError(f"too big packetlen {packet_len} specified")
+    if tr.send_secs < 0:
+        raise CliError(f"bad sendtime `{c_g(tr.send_secs)}' specified")
+    if tr.send_secs >= 10:
+        tr.send_secs /= 1000  # milliseconds
+    if o.get("gateways"):
+        raise CliError("tuxnet: source routing (-g) is not available", 2)
+    if o.get("sport"):
+        tr.sim_probes = 1
+        tr.here_factor = tr.near_factor = 0
+    mod_header = 8 if module in ("default", "udp") else 0
+    tr.header_len = 20 + mod_header
+    if o.get("mtudisc"):
+        o["dontfrag"] = True
+        tr.sim_probes = 1
+        if packet_len < 0:
+            packet_len = MAX_PACKET_LEN
+    if packet_len < 0:
+        tr.data_len = max(DEF_DATA_LEN - mod_header, 0)
+    elif packet_len >= tr.header_len:
+        tr.data_len = packet_len - tr.header_len
+    from tuxnet.tools.traceroute import Probe
+
+    tr.probes = [Probe() for _ in range(tr.max_hops * tr.probes_per_hop)]
+
+
+def c_g(v: float) -> str:
+    s = f"{v:g}"
+    return s
