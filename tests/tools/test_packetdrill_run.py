@@ -269,6 +269,35 @@ def test_blocking_call_returning_late(tmp_path: Path) -> None:
                            "0.200000 sec; tolerance 0.006250 sec")
 
 
+def test_blocking_call_reports_only_when_the_main_flow_waits(tmp_path: Path) -> None:
+    """packetdrill's global lock: connect() gives up at 3 s, but the main flow is sniffing for a
+    third SYN (until 1 + 2 + 2 s) and holds the lock, so the timeout is what fails the script, not
+    the return time of the call (packetdrill's own packet-timeout test, with pre-6.5 SYN backoff)."""
+    res = run(tmp_path, """\
+`./defaults.sh
+sysctl -q net.ipv4.tcp_syn_retries=1 net.ipv4.tcp_syn_linear_timeouts=0`
+   +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0...30 connect(3, ..., ...) = -1 ETIMEDOUT (Connection Timed Out)
+   +0 > S 0:0(0) <mss 1460, sackOK, TS val 100 ecr 0, nop,wscale 8>
+   +1 > S 0:0(0) <mss 1460, sackOK, TS val 1100 ecr 0, nop,wscale 8>
+   +2 > S 0:0(0) <mss 1460, sackOK, TS val 3100 ecr 0, nop,wscale 8>
+""")
+    assert (res.status, res.line) == ("FAIL", 7)
+    assert res.message == "error handling packet: Timed out waiting for packet"
+    # the same call checked while the main flow sleeps: its early return is the failure
+    res = run(tmp_path, """\
+`./defaults.sh
+sysctl -q net.ipv4.tcp_syn_retries=1 net.ipv4.tcp_syn_linear_timeouts=0`
+   +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0...30 connect(3, ..., ...) = -1 ETIMEDOUT (Connection Timed Out)
+   +0 > S 0:0(0) <...>
+  +10 close(3) = 0
+""")
+    assert (res.status, res.line) == ("FAIL", 4)
+    assert res.message.startswith("timing error: expected system call return at 30.000000 sec but "
+                                  "happened at 3.0")
+
+
 def test_code_assertion_fails_at_its_line(tmp_path: Path) -> None:
     res = run(tmp_path, SERVER_OPEN + "   +0 %{ assert tcpi_snd_cwnd == 1234, tcpi_snd_cwnd }%\n")
     assert (res.status, res.line) == ("FAIL", 10)
