@@ -21,7 +21,9 @@ global lock). Packets the stack sends for other connections are ignored; unexpec
 socket under test fail the next outbound event, as in packetdrill.
 
 Output: ``PASS path`` / ``FAIL path:LINE: reason`` / ``SKIP path: unsupported: ...`` per script, then
-``N passed, N failed, N skipped``. Exit status 1 when a script failed, 2 for usage errors.
+``N passed, N failed, N skipped``; ``-v`` adds, under each script, the script and actual packets of a
+failed packet check and the run's log (sysctls set, packets injected and sniffed, system calls).
+Exit status 1 when a script failed, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -706,11 +708,8 @@ def main(files: list[str], verbose: bool = False, out: Any = None) -> int:
         res = run_script(f, verbose)
         counts[res.status] += 1
         print(res.summary(), file=out)
-        if verbose:
+        if verbose:  # the packets of a failed check, then what the run did
             for line in res.details + res.log:
-                print(f"    {line}", file=out)
-        elif res.details:
-            for line in res.details:
                 print(f"    {line}", file=out)
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped", file=out)
     return 1 if counts["FAIL"] else 0
