@@ -492,3 +492,16 @@ def test_defaults_profile_follows_symlink_text_and_falls_back(tmp_path: Path) ->
     assert _sh(ns, sh, "./defaults.sh") == 0
     assert ns.sysctl.v["net.ipv4.tcp_rmem"] == (4096, 540000, 15728640)
     assert ns.sysctl.v["net.ipv4.tcp_wmem"] == (4096, 262144, 4194304)
+
+
+def test_packet_dumps_of_a_failure_only_with_verbose(tmp_path: Path) -> None:
+    p = tmp_path / "f.pkt"
+    p.write_text(SERVER_OPEN + "   +0 < P. 1:1001(1000) ack 1 win 257\n   +0 > . 1:1(0) ack 999\n")
+    out = io.StringIO()
+    assert main([str(p)], out=out) == 1
+    assert len(out.getvalue().splitlines()) == 2
+    out = io.StringIO()
+    assert main([str(p)], verbose=True, out=out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "    script packet:  0.000000 . 1:1(0) ack 999"
+    assert lines[2].startswith("    actual packet:  0.000000 . 1:1(0) ack 1001 win ")
