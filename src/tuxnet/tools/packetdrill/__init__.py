@@ -1,7 +1,8 @@
 """packetdrill: scriptable TCP/UDP/ICMP conformance tests (github.com/google/packetdrill).
 
-This package holds the script language front end; the runner that replays a script against a
-tuxnet host comes later and consumes the AST defined here.
+This package holds the script language front end (the AST defined here, ``parser``, ``lexer``)
+and the runner (``runner``: ``tuxnet packetdrill FILE...``) that replays a script against a fresh
+tuxnet host in virtual time.
 
 Public API:
 - ``parse_file(path, defines=None) -> Script`` and ``parse_script(text, path, defines=None)``:
