@@ -48,6 +48,7 @@ from modellab import (  # noqa: E402
     Sample,
     aimd_avg_window,
     cubic_avg_window,
+    cubic_fluid_avg_window,
     mathis_rate_bps,
 )
 from plots import have_matplotlib, plot_timeseries, write_csv  # noqa: E402
@@ -278,8 +279,10 @@ def bench_models() -> dict[str, Any]:
         elif kind == "rfc9438":
             val, ratio = r["avg_cwnd"], r["avg_cwnd"] / m
             w_cubic, w_aimd = cubic_avg_window(r["avg_srtt_s"], r["p_seen"]), aimd_avg_window(r["p_seen"])
+            fluid = cubic_fluid_avg_window(r["avg_srtt_s"], r["p_seen"])
             text = (f"avg cwnd {val:.1f}, RFC 9438 max(cubic {w_cubic:.1f}, aimd {w_aimd:.1f}) -> "
-                    f"{ratio:.3f} (p_seen {r['p_seen']:.3g}, rtt {r['avg_srtt_s'] * 1e3:.1f} ms)")
+                    f"{ratio:.3f}; random-loss fluid model {fluid:.1f} -> {val / fluid:.3f} "
+                    f"(p_seen {r['p_seen']:.3g}, rtt {r['avg_srtt_s'] * 1e3:.1f} ms)")
         else:
             val, ratio = r["goodput_bps"], r["goodput_bps"] / m
             text = f"goodput {val / 1e6:.2f} Mbit/s = {ratio:.1%} of {m / 1e6:.1f} (p_seen {r['p_seen']:.3g})"

@@ -16,11 +16,16 @@ Guarantees:
   measurement window ``[warmup, warmup + measure)``, the time-averaged cwnd and srtt over the same
   window (mean of the samples), and the counts of loss events (entries into fast recovery and RTOs)
   and of data segments sent in the window.
+- The models: ``mathis_rate_bps`` (Mathis et al. 1997), ``cubic_avg_window`` and ``aimd_avg_window``
+  (RFC 9438 / RFC 8312 section 5.1), and ``cubic_fluid_avg_window``, a round-by-round fluid model of
+  Linux CUBIC under periodic or Bernoulli loss (seeded ``random.Random``), which the tests use to
+  justify their tolerance bands.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import socket as pysocket
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,3 +250,43 @@ def aimd_avg_window(p: float, beta: float = CUBIC_BETA) -> float:
     AVG_W_est = sqrt(alpha * (1 + beta) / (2 * (1 - beta) * p)) = sqrt(3 / (2p)), in packets."""
     alpha = 3 * (1 - beta) / (1 + beta)
     return math.sqrt(alpha * (1 + beta) / (2 * (1 - beta) * p))
+
+
+def cubic_fluid_avg_window(rtt_s: float, p: float, *, random_loss: bool = True, rounds: int = 200_000,
+                           seed: int = 1, c: float = CUBIC_C, beta: float = CUBIC_BETA) -> float:
+    """The time-average window of a round-by-round fluid model of Linux CUBIC (packets).
+
+    One step per RTT: the window W is sent; with ``random_loss`` the round sees a loss with
+    probability 1 - (1 - p)^W (Bernoulli per packet), otherwise after every 1/p packets (RFC 9438's
+    deterministic model). On a loss: fast convergence (W_max = W (1 + beta) / 2 when W is below the
+    previous W_max, else W), W *= beta, a new epoch with K = cbrt((W_max - W) / C) and the Reno
+    estimate restarting at W. Between losses W = max(C (t - K)^3 + W_max, W_est), W_est growing by
+    3 (1 - beta) / (1 + beta) per RTT. Draws come from ``random.Random(seed)``.
+    """
+    rng = random.Random(seed)
+    alpha = 3 * (1 - beta) / (1 + beta)
+    w = w_max = w_last_max = w_est = 10.0
+    k = t = sent = total = 0.0
+    for _ in range(rounds):
+        total += w
+        if random_loss:
+            lost = rng.random() < 1 - (1 - p) ** w
+        else:
+            sent += w
+            lost = sent >= 1 / p
+            if lost:
+                sent = 0.0
+        if lost:
+            if w < w_last_max:
+                w_last_max, w_max = w, w * (1 + beta) / 2
+            else:
+                w_last_max = w_max = w
+            w = max(w * beta, 2.0)
+            w_est = w
+            k = ((w_max - w) / c) ** (1 / 3) if w_max > w else 0.0
+            t = 0.0
+        else:
+            t += rtt_s
+            w_est += alpha
+            w = max(c * (t - k) ** 3 + w_max, w_est)
+    return total / rounds
