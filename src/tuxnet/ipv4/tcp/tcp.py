@@ -358,7 +358,8 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
     if tp.sk_err or tp.sk_shutdown & SEND_SHUTDOWN:
         raise oserror(sock_error(tp) or errno.EPIPE)
     tp.tcp_mstamp_refresh()
-    mss_now = size_goal = tcp_send_mss(tp)
+    mss_now = tcp_send_mss(tp)
+    size_goal = tcp_output.tcp_xmit_size_goal(tp, mss_now)
     wq = tp.sk_write_queue
     view = memoryview(data)
     copied = 0

@@ -704,13 +704,17 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
     if not tcp_validate_incoming(tp, skb, cb, False):
         return 0
     # step 5: the ACK field
-    acceptable = tcp_ack.tcp_ack(tp, cb, FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT | FLAG_NO_CHALLENGE_ACK) > 0
-    if not acceptable:
+    res = tcp_ack.tcp_ack(tp, cb, FLAG_SLOWPATH | FLAG_UPDATE_TS_RECENT | FLAG_NO_CHALLENGE_ACK)
+    if res <= 0:
         if tp.sk_state == TCP_SYN_RECV:
             return 1  # send one RST
-        tcp_ack.tcp_send_challenge_ack(tp)
-        tcp_drop(tp, skb, SkbDropReason.TCP_INVALID_SEQUENCE)
-        return 0
+        if res < 0:
+            # an ACK of unsent data or far too old: challenge it.  An old (duplicate) ACK is
+            # accepted during closing: its FIN or data still count (Linux 6.5+)
+            tcp_ack.tcp_send_challenge_ack(tp)
+            tcp_drop(tp, skb, SkbDropReason.TCP_TOO_OLD_ACK if res == tcp_ack.ACK_TOO_OLD
+                     else SkbDropReason.TCP_ACK_UNSENT_DATA)
+            return 0
     st = tp.sk_state
     if st == TCP_SYN_RECV:
         tp.delivered += 1  # the SYN-ACK's delivery is not tracked in tcp_ack

@@ -158,6 +158,17 @@ def tcp_bound_to_half_wnd(tp: TcpSock, pktsize: int) -> int:
     return pktsize
 
 
+GSO_MAX_SIZE = 65536
+
+
+def tcp_xmit_size_goal(tp: TcpSock, mss_now: int) -> int:
+    """How much sendmsg puts in one write-queue skb: half the peer's largest window, up to the
+    64 KB a TSO device takes, in whole MSS.  tcp_write_xmit cuts the skb into MSS segments on the
+    wire (the device's segmentation, done in the stack here)."""
+    new_size_goal = tcp_bound_to_half_wnd(tp, GSO_MAX_SIZE)
+    return max((new_size_goal // mss_now) * mss_now, mss_now)
+
+
 def tcp_sync_mss(tp: TcpSock, pmtu: int) -> int:
     mss_now = tcp_bound_to_half_wnd(tp, tcp_mtu_to_mss(tp, pmtu))
     tp.icsk_pmtu_cookie = pmtu
@@ -496,9 +507,9 @@ def tcp_nagle_test(tp: TcpSock, skb: TcpSkb, cur_mss: int, nonagle: int) -> bool
     return not tcp_nagle_check(len(skb.data) < cur_mss, tp, nonagle)
 
 
-def tcp_cwnd_test(tp: TcpSock, skb: TcpSkb) -> int:
-    if skb.tcp_flags & TCPHDR_FIN:
-        return 1  # no strictness about cwnd for the final FIN
+def tcp_cwnd_test(tp: TcpSock, skb: TcpSkb, mss_now: int = 0) -> int:
+    if skb.tcp_flags & TCPHDR_FIN and len(skb.data) <= (mss_now or tp.mss_cache):
+        return 1  # no strictness about cwnd for the final FIN (a one-segment skb)
     in_flight = cong.tcp_packets_in_flight(tp)
     cwnd = tp.snd_cwnd
     if in_flight >= cwnd:
@@ -554,6 +565,17 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int) ->
     return buff
 
 
+def _burst_ends_here(tp: TcpSock, skb: TcpSkb, mss_now: int) -> bool:
+    """Whether ``skb`` is the last segment this tcp_write_xmit call can send while more of a
+    pushed write (a later segment with PSH) waits behind it."""
+    wq = tp.sk_write_queue
+    if len(wq) < 2 or skb.tcp_flags & TCPHDR_PSH or seq_after(skb.end_seq, tp.pushed_seq):
+        return False
+    if cong.tcp_packets_in_flight(tp) + 1 >= tp.snd_cwnd:
+        return True
+    return not tcp_snd_wnd_test(tp, wq[1], mss_now)
+
+
 def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bool:
     """Send what cwnd, the receive window, Nagle and pacing allow; True if nothing is in flight
     but data waits (the caller then arms the persist timer)."""
@@ -567,7 +589,7 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         skb = wq[0]
         if tcp_pacing_check(tp):
             break
-        cwnd_quota = tcp_cwnd_test(tp, skb)
+        cwnd_quota = tcp_cwnd_test(tp, skb, mss_now)
         if not cwnd_quota:
             if push_one == 2:
                 cwnd_quota = 1  # a loss probe is sent regardless of cwnd
@@ -580,6 +602,11 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             break
         if len(skb.data) > mss_now:
             tcp_fragment(tp, wq, skb, mss_now)
+        if sent_pkts and not push_one and _burst_ends_here(tp, skb, mss_now):
+            # Linux sends a pushed write as TSO packets that all carry PSH (observed on 6.18, and
+            # what packetdrill scripts expect: "P. 1:10001(10000)" for the first window of a
+            # larger write); without TSO the burst's last segment carries it
+            skb.tcp_flags |= TCPHDR_PSH
         if tcp_transmit_skb(tp, skb):
             break
         tcp_event_new_data_sent(tp, skb)
