@@ -377,6 +377,7 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
             skb = TcpSkb(tp.write_seq, TCPHDR_ACK)
             wq.append(skb)
             tp.sk_wmem_queued += tcp_output.TCP_SKB_OVERHEAD
+            skb.overhead = tcp_output.TCP_SKB_OVERHEAD
             copy = size_goal
         copy = min(copy, total - copied)
         chunk = view[copied:copied + copy].tobytes()

@@ -359,7 +359,7 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
         else:
             flag |= FLAG_SYN_ACKED
             tp.retrans_stamp = 0
-        tp.sk_wmem_queued -= tcp_output.TCP_SKB_OVERHEAD + len(skb.data)
+        tp.sk_wmem_queued -= skb.overhead + len(skb.data)
         tp.tsorted_sent_queue.pop(id(skb), None)
         if skb is tp.retransmit_skb_hint:
             tp.retransmit_skb_hint = None

@@ -203,6 +203,7 @@ def tcp_send_fin(tp: TcpSock) -> None:
         skb = TcpSkb(tp.write_seq, TCPHDR_ACK | TCPHDR_FIN)
         tp.sk_write_queue.append(skb)
         tp.sk_wmem_queued += TCP_SKB_OVERHEAD
+        skb.overhead = TCP_SKB_OVERHEAD
         tp.write_seq = (tp.write_seq + 1) & U32
     __tcp_push_pending_frames(tp, tcp_current_mss(tp), TCP_NAGLE_OFF)
 
@@ -268,6 +269,7 @@ def tcp_connect(tp: TcpSock, rt: object) -> int:
     tp.write_seq = (tp.write_seq + 1) & U32
     tp.retrans_stamp = tp.tcp_time_stamp_ts()
     tp.sk_wmem_queued += TCP_SKB_OVERHEAD
+    skb.overhead = TCP_SKB_OVERHEAD
     tp.packets_out += 1
     tp.tcp_rtx_queue.append(skb)
     tp.highest_sack = skb

@@ -524,8 +524,10 @@ def tcp_snd_wnd_test(tp: TcpSock, skb: TcpSkb, cur_mss: int) -> bool:
     return not seq_after(end_seq, tp.tcp_wnd_end())
 
 
-def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int) -> TcpSkb:
-    """Split ``skb`` after ``length`` bytes; the tail becomes a new segment placed after it."""
+def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int, gso: bool = False) -> TcpSkb:
+    """Split ``skb`` after ``length`` bytes; the tail becomes a new segment placed after it.
+    ``gso``: the cut of an unsent multi-MSS skb into wire segments, the device segmentation of a
+    TSO packet in Linux, which costs no extra skb memory."""
     buff = TcpSkb((skb.seq + length) & U32, skb.tcp_flags, skb.data[length:])
     buff.end_seq = skb.end_seq
     skb.data = skb.data[:length]
@@ -561,7 +563,9 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int) ->
             tp.retrans_out += 1
         if buff.sacked & TCPCB_LOST:
             tp.lost_out += 1
-    tp.sk_wmem_queued += TCP_SKB_OVERHEAD
+    if not gso:
+        tp.sk_wmem_queued += TCP_SKB_OVERHEAD
+        buff.overhead = TCP_SKB_OVERHEAD
     return buff
 
 
@@ -601,7 +605,7 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         if not tcp_nagle_test(tp, skb, mss_now, nonagle if len(wq) == 1 else TCP_NAGLE_PUSH):
             break
         if len(skb.data) > mss_now:
-            tcp_fragment(tp, wq, skb, mss_now)
+            tcp_fragment(tp, wq, skb, mss_now, gso=True)
         if sent_pkts and not push_one and _burst_ends_here(tp, skb, mss_now):
             # Linux sends a pushed write as TSO packets that all carry PSH (observed on 6.18, and
             # what packetdrill scripts expect: "P. 1:10001(10000)" for the first window of a

@@ -299,7 +299,7 @@ class TcpSkb:
     """One segment of the write/retransmit queue: TCP_SKB_CB fields and the payload bytes."""
 
     __slots__ = ("seq", "end_seq", "tcp_flags", "sacked", "data", "skb_mstamp_ns", "tx", "eor",
-                 "first_tx_ns", "urg")
+                 "first_tx_ns", "urg", "overhead")
 
     def __init__(self, seq: int, flags: int, data: bytes = b"") -> None:
         self.seq = seq
@@ -313,6 +313,7 @@ class TcpSkb:
         self.eor = False
         self.first_tx_ns = 0
         self.urg = 0
+        self.overhead = 0  # the skb's share of sk_wmem_queued beyond its payload
 
     @property
     def len(self) -> int:

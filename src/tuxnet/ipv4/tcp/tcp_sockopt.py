@@ -329,7 +329,7 @@ def do_tcp_getsockopt(tp: TcpSock, optname: int, buflen: int | None) -> int | by
     elif optname == TCP_USER_TIMEOUT:
         val = tp.icsk_user_timeout
     elif optname == TCP_NOTSENT_LOWAT:
-        val = tp.notsent_lowat or int(v["net.ipv4.tcp_notsent_lowat"])  # type: ignore[call-overload]
+        val = tp.notsent_lowat  # the per-socket value; 0 means the sysctl applies
         val = _INT.unpack(struct.pack("=I", val & U32))[0]
     else:
         raise oserror(errno.ENOPROTOOPT)
