@@ -200,8 +200,11 @@ def test_kernel_closes_first_and_refuses_closed_ports(inproc, kernel_server):
         text = await reader.read()  # until the kernel's FIN
         writer.close()
         await writer.wait_closed()
-        await asyncio.sleep(0.2)
-        states = await proc_tcp_states(ns)
+        for _ in range(300):  # LAST_ACK until the kernel's ACK of our FIN arrives
+            states = await proc_tcp_states(ns)
+            if not states:
+                break
+            await asyncio.sleep(0.01)
         try:
             await ns.open_connection(KERNEL_IP, 5555)
             refused = False
@@ -218,13 +221,27 @@ def test_kernel_closes_first_and_refuses_closed_ports(inproc, kernel_server):
 
 
 # ------------------------------------------------------------------------------ impaired path
-def test_netem_delay_and_loss_on_the_kernel_side(kernel, live):
-    lv = live("--serve", "echo")
+def one_way_transfers(kernel, lv, tmp_path, mb: int) -> None:
+    """Over an impaired path: MB to tuxnet's discard (its FIN comes only once it has read them all)
+    and MB from its HTTP server checked by hash. One direction at a time: simultaneous bulk both
+    ways under loss can stall (tuxnet's zero window on receive-memory pressure drops the kernel's
+    bare ACKs sent beyond it, as Linux 6.18 does; later kernels accept up to the largest window
+    offered), which is a TCP matter outside what this test checks."""
+    r = kernel_client(kernel, 9, mb, seed=5)
+    assert r["n"] == 0 and r["secs"] > 0, lv.text()
+    body = tmp_path / "body"
+    p = kernel.exec(["curl", "-sS", "--max-time", "150", "-o", str(body), f"http://{TUXNET_IP}/bytes/{mb}"],
+                    check=False, timeout=170)
+    assert p.returncode == 0, p.stderr + lv.text()
+    assert hashlib.sha256(body.read_bytes()).hexdigest() == pattern_sha256(mb)
+
+
+def test_netem_delay_and_loss_on_the_kernel_side(kernel, live, tmp_path):
+    lv = live("--serve", "discard,http")
     why = netem_skip_reason(kernel, lv.tap)
     if why:
         pytest.skip(why)
-    r = kernel_client(kernel, 7, LOSSY)
-    assert r["n"] == LOSSY and r["got"] == r["sent"], lv.text()
+    one_way_transfers(kernel, lv, tmp_path, LOSSY)
     assert lv.stop() == 0, lv.text()
 
 
@@ -242,15 +259,15 @@ def dropped(kernel, chain: str) -> int:
 
 
 @pytest.mark.slow
-def test_lossy_delayed_path_kernel_client(kernel, live, persistent_tap):
+def test_lossy_delayed_path_kernel_client(kernel, live, persistent_tap, tmp_path):
     """Without netem in the kernel: 2 % loss each way with iptables' statistic match on the kernel
     side, and 20 ms delay plus 2 % loss from tuxnet's own netem on its TAP."""
     drop_two_percent(kernel)
-    lv = live("--serve", "echo", "--cmd", f"tc qdisc add dev {persistent_tap} root netem delay 20ms loss 2%",
-              tap=persistent_tap, configure=False)
+    lv = live("--serve", "discard,http", "--cmd",
+              f"tc qdisc add dev {persistent_tap} root netem delay 20ms loss 2%", tap=persistent_tap,
+              configure=False)
     assert lv.wait_for("serving"), lv.text()  # printed once the commands are done
-    r = kernel_client(kernel, 7, LOSSY, seed=5)
-    assert r["n"] == LOSSY and r["got"] == r["sent"], lv.text()
+    one_way_transfers(kernel, lv, tmp_path, LOSSY)
     assert dropped(kernel, "INPUT") > 0 and dropped(kernel, "OUTPUT") > 0
     assert lv.stop() == 0, lv.text()
 
@@ -274,15 +291,18 @@ HAVE_IPERF3 = bool(importlib.util.find_spec("tuxnet.tools.iperf3")) and shutil.w
 @pytest.mark.skipif(not HAVE_IPERF3, reason="needs tuxnet's iperf3 tool and the iperf3 program")
 def test_tuxnet_iperf3_client_with_the_kernels_iperf3_server(kernel, live, persistent_tap):
     """tuxnet as the client of a real ``iperf3 -s``: 5 MB each way, as iperf3 itself reports it."""
-    srv = kernel.popen(["iperf3", "-s", "-p", "5201"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # one server per test: a real iperf3 server stays "busy" for a moment after a test ends
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    srvs = [kernel.popen(["iperf3", "-s", "-p", str(port)], **quiet) for port in (5201, 5202)]
     try:
         time.sleep(0.3)
-        lv = live("--cmd", f"iperf3 -c {KERNEL_IP} -n 5M", "--cmd", f"iperf3 -c {KERNEL_IP} -n 5M -R",
+        lv = live("--cmd", f"iperf3 -c {KERNEL_IP} -n 5M", "--cmd", f"iperf3 -c {KERNEL_IP} -p 5202 -n 5M -R",
                   tap=persistent_tap, configure=False)
         assert lv.wait(120) == 0, lv.text()
     finally:
-        srv.kill()
-        srv.wait()
+        for srv in srvs:
+            srv.kill()
+            srv.wait()
     out = lv.stdout()
     assert out.count("iperf Done.") == 2
     assert len(re.findall(r"\s5\.00 MBytes .* sender", out)) == 2, out
