@@ -299,7 +299,7 @@ def findalldevs(ns: Namespace) -> list[tuple[str, NetDevice | None]]:
         if not dev.is_up:
             n |= 0x40000000
         loop = dev.kind == "loopback"
-        if not loop and not dev.carrier:
+        if not loop and dev.operstate == "DOWN":
             n |= 0x20000000
         if loop:
             n |= 0x10000000
@@ -317,8 +317,8 @@ def _list_line(i: int, name: str, dev: NetDevice | None) -> str:
     flags = [f for f, on in (("Up", dev.is_up), ("Running", dev.running),
                              ("Loopback", dev.kind == "loopback")) if on]
     text = ", ".join(flags) or "none"
-    if dev.kind != "loopback":
-        text += ", Connected" if dev.carrier else ", Disconnected"
+    if dev.kind != "loopback":  # libpcap reads the connection status from operstate
+        text += ", Connected" if dev.operstate == "UP" else ", Disconnected"
     return f"{i}.{name} [{text}]"
 
 
@@ -415,6 +415,8 @@ class _Reader:
     def __init__(self, path: str) -> None:
         try:
             self.f: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by close())
+        except IsADirectoryError as e:  # fopen() succeeds on a directory; the first read fails
+            raise _fatal(f"error reading dump file: {e.strerror}") from None
         except OSError as e:
             raise _fatal(f"{path}: {e.strerror}") from None
         try:
@@ -463,7 +465,7 @@ class _Reader:
                              f"{len(head)}")
             sec, frac, incl, orig = rec.unpack(head)
             if incl > limit:
-                raise _fatal(f"pcap_loop: invalid packet capture length {incl}, bigger than maximum of "
+                raise _fatal(f"pcap_loop: invalid packet capture length {incl}, bigger than snaplen of "
                              f"{limit}")
             data = self.f.read(incl)
             if len(data) < incl:
@@ -679,6 +681,7 @@ class LiveCapture:
         self.snaplen = o.snaplen or MAXIMUM_SNAPLEN
         self.received = 0  # packets that passed the filter (the kernel's tp_packets)
         self.captured = 0
+        self.active = True
         self.taps: dict[NetDevice, Callable[[SkBuff, bool], None]] = {}
         for d in devs:
             self._attach(d)
@@ -698,6 +701,8 @@ class LiveCapture:
 
     def _packet(self, dev: NetDevice, skb: SkBuff, outgoing: bool) -> None:
         o = self.o
+        if not self.active:
+            return
         if o.direction == "in" and outgoing or o.direction == "out" and not outgoing:
             return
         start = skb.mac_header if skb.mac_header >= 0 else skb.data
@@ -720,7 +725,14 @@ class LiveCapture:
         self.captured += 1
         self.deliver(self.ns.now, frame[: self.snaplen], wirelen)
 
+    def close(self) -> None:
+        """Deliver no more packets; the taps go once the device has finished iterating over them
+        (removing a tap inside the device's loop would make it skip the next one)."""
+        self.active = False
+        self.ns.loop.call_soon_ns(self.stop)
+
     def stop(self) -> None:
+        self.active = False
         for dev, tap in self.taps.items():
             if tap in dev.taps:
                 dev.taps.remove(tap)
@@ -758,7 +770,7 @@ async def _live(o: Options, ns: Namespace, out: io.TextIOBase, err: io.TextIOBas
         if printing:
             out.write(pr.format(ts, frame, wirelen, dlt) + "\n")
         if o.count and cap.captured >= o.count:
-            cap.stop()
+            cap.close()
             done.set_result(None)
 
     devs = list(ns.devices.values()) if sll2 else [dev]
