@@ -102,6 +102,9 @@ _LONG = {
 # lab frames carry correct checksums)
 _NOOP = set("aflpuUKOZb") | {"immediate", "fp-type"}
 _UNSUPPORTED = set("qCGWzFVyLjJEMIdBHmNTY")
+_COUNTERS = {"n": "numeric", "v": "verbose", "x": "xflag", "X": "Xflag", "A": "Aflag", "t": "tflag"}
+_FLAGS = {"e": "eflag", "S": "absolute_seq", "#": "number", "print": "print_too", "nano": "nano",
+          "count": "count_mode", "D": "list_devices"}
 _SLL_DIR = {PacketType.HOST: "In", PacketType.BROADCAST: "B", PacketType.MULTICAST: "M",
             PacketType.OTHERHOST: "P", PacketType.OUTGOING: "Out"}
 
@@ -216,52 +219,26 @@ def parse_args(argv: list[str]) -> tuple[Options, str | None]:
         else:
             o.words.append(arg)  # GNU getopt permutes: options may follow the expression
     for key, val in opts:
-        if key == "c":
+        if key in _COUNTERS:
+            setattr(o, _COUNTERS[key], getattr(o, _COUNTERS[key]) + 1)
+        elif key in _FLAGS:
+            setattr(o, _FLAGS[key], True)
+        elif key == "c":
             n = _int_arg(val or "")
             if n is None or n <= 0:
                 raise _fatal(f"invalid packet count {val}")
             o.count = n
-        elif key == "count":
-            o.count_mode = True
-        elif key == "i":
-            o.device = val
-        elif key == "D":
-            o.list_devices = True
+        elif key in ("i", "r", "w"):
+            setattr(o, {"i": "device", "r": "rfile", "w": "wfile"}[key], val)
         elif key == "Q":
             if val not in ("in", "out", "inout"):
                 raise _fatal(f"unknown capture direction `{val}'")
             o.direction = val
-        elif key == "r":
-            o.rfile = val
-        elif key == "w":
-            o.wfile = val
         elif key == "s":
             n = _int_arg(val or "")
             if n is None or n < 0 or n > MAXIMUM_SNAPLEN:
                 raise _fatal(f"invalid snaplen {val} (must be >= 0 and <= {MAXIMUM_SNAPLEN})")
             o.snaplen = n
-        elif key == "n":
-            o.numeric += 1
-        elif key == "e":
-            o.eflag = True
-        elif key == "v":
-            o.verbose += 1
-        elif key == "x":
-            o.xflag += 1
-        elif key == "X":
-            o.Xflag += 1
-        elif key == "A":
-            o.Aflag += 1
-        elif key == "t":
-            o.tflag += 1
-        elif key == "S":
-            o.absolute_seq = True
-        elif key == "#":
-            o.number = True
-        elif key == "print":
-            o.print_too = True
-        elif key == "nano":
-            o.nano = True
         elif key == "micro":
             o.nano = False
         elif key == "precision":
