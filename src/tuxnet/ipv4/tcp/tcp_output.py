@@ -18,6 +18,11 @@ Guarantees, as Linux 6.x:
   window test, Nagle with Minshall's variant (TCP_NODELAY, TCP_CORK), then the loss probe timer and
   cwnd validation (RFC 7661 as tcp_cwnd_validate). Zero windows arm the persist timer;
   ``tcp_write_wakeup`` sends what fits or a zero-window probe (seq snd_una - 1).
+- Write-queue skbs hold up to ``tcp_xmit_size_goal`` (half the peer's largest window, at most
+  64 KB) as a TSO device's socket would; ``tcp_write_xmit`` cuts them into MSS segments (the
+  device's segmentation, free of extra write memory). PSH: the tail of each write, the skb that
+  forced_push marks, and - an emulation of Linux's TSO packets, which carry it - the last segment
+  of a burst that leaves more of a pushed write queued.
 - ``tcp_retransmit_skb`` marks TCPCB_SACKED_RETRANS/EVER_RETRANS, counts RetransSegs,
   TCPRetransFail, TCPSynRetrans; ``tcp_xmit_retransmit_queue`` sends lost segments within cwnd.
 """
