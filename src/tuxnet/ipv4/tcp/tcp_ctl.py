@@ -23,7 +23,7 @@ from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import errno
-from tuxnet.ipv4.tcp import cong
+from tuxnet.ipv4.tcp import cong, tcp_ecn
 from tuxnet.ipv4.tcp.tcp_output import (
     TCP_SKB_OVERHEAD,
     __tcp_push_pending_frames,
@@ -266,6 +266,7 @@ def tcp_connect(tp: TcpSock, rt: object) -> int:
     tcp_connect_init(tp, rt)
     tp.tcp_mstamp_refresh()
     skb = TcpSkb(tp.write_seq, TCPHDR_SYN)
+    tcp_ecn.tcp_ecn_send_syn(tp, skb)
     tp.write_seq = (tp.write_seq + 1) & U32
     tp.retrans_stamp = tp.tcp_time_stamp_ts()
     tp.sk_wmem_queued += TCP_SKB_OVERHEAD
@@ -317,6 +318,8 @@ def __tcp_retransmit_skb(tp: TcpSock, skb: TcpSkb) -> int:
         length = avail_wnd // cur_mss * cur_mss or avail_wnd
     if len(skb.data) > length:
         tcp_fragment(tp, tp.tcp_rtx_queue, skb, length)
+    if skb.tcp_flags & tcp_ecn.TCPHDR_SYN_ECN == tcp_ecn.TCPHDR_SYN_ECN:
+        tcp_ecn.tcp_ecn_clear_syn(tp, skb)
     ns.mib.tcp.RetransSegs += 1
     if skb.tcp_flags & TCPHDR_SYN:
         ns.mib.tcpext.TCPSynRetrans += 1

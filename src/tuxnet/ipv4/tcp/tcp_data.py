@@ -28,7 +28,7 @@ from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import tcp_ctl, tcp_output
+from tuxnet.ipv4.tcp import tcp_ctl, tcp_ecn, tcp_output
 from tuxnet.ipv4.tcp.tcp_sock import (
     ICSK_ACK_NOMEM,
     ICSK_ACK_NOW,
@@ -271,6 +271,7 @@ def tcp_event_data_recv(tp: TcpSock, cb: TcpCb, seglen: int, truesize: int) -> N
             # too long a gap: the sender failed to restart its window, ACK quickly
             tcp_incr_quickack(tp, TCP_MAX_QUICKACKS)
     ack.lrcvtime = now
+    tcp_ecn.tcp_ecn_check_ce(tp, cb, seglen)
     if seglen >= 128:
         tcp_grow_window(tp, seglen, truesize)
 
@@ -551,6 +552,7 @@ def tcp_data_queue(tp: TcpSock, cb: TcpCb, data: bytearray, truesize: int, skb: 
     if cb.seq == cb.end_seq:
         return
     fin = bool(cb.tcp_flags & TCPHDR_FIN)
+    tcp_ecn.tcp_ecn_accept_cwr(tp, cb)
     tp.rx_opt.dsack = False
     seg = RxSeg(cb.seq, cb.end_seq, data, fin, truesize)
     if cb.seq == tp.rcv_nxt:
@@ -575,6 +577,7 @@ def tcp_data_queue(tp: TcpSock, cb: TcpCb, data: bytearray, truesize: int, skb: 
         del seg.data[:(tp.rcv_nxt - cb.seq) & U32]
         seg.seq = tp.rcv_nxt
         return _queue_and_out(tp, cb, seg, skb)
+    tcp_ecn.tcp_ecn_check_ce(tp, cb, len(seg.data))  # tcp_data_queue_ofo
     tcp_data_queue_ofo(tp, seg)
 
 

@@ -28,7 +28,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_output
+from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_ecn, tcp_output
 from tuxnet.ipv4.tcp.tcp_flags import FLAG_DATA, FLAG_NO_CHALLENGE_ACK, FLAG_SLOWPATH, FLAG_UPDATE_TS_RECENT
 from tuxnet.ipv4.tcp.tcp_minisocks import ktime_get_seconds
 from tuxnet.ipv4.tcp.tcp_sock import (
@@ -588,8 +588,7 @@ def tcp_rcv_synsent_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
             tcp_drop(tp, skb, SkbDropReason.TCP_FLAGS)
             return 0
         # our SYN is acknowledged: ESTABLISHED
-        if tp.ecn_flags & 1 and (not flags & 0x40 or flags & 0x80):
-            tp.ecn_flags = 0
+        tcp_ecn.tcp_ecn_rcv_synack(tp, flags)
         tp.snd_wl1 = cb.seq
         from tuxnet.ipv4.tcp import tcp_recovery
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import cong, syncookies, tcp_ctl, tcp_output
+from tuxnet.ipv4.tcp import cong, syncookies, tcp_ctl, tcp_ecn, tcp_output
 from tuxnet.ipv4.tcp.tcp_minisocks import (
     TCP_TW_ACK,
     TCP_TW_RST,
@@ -414,6 +414,10 @@ class TcpNet(TcpPorts):
         req.ir_iif = sk.sk_bound_dev_if
         req.ir_mark = sk.sk_mark
         req.syn_tos = cb.ip_dsfield
+        # tcp_conn_request -> tcp_ecn_create_request; a syncookie keeps ECN only with timestamps
+        req.ecn_ok = tcp_ecn.tcp_ecn_create_request(sk, cb.ip_dsfield, cb.tcp_flags)
+        if want_cookie and not rx.saw_tstamp:
+            req.ecn_ok = False
         try:
             rt = ns.route.output(req.ir_rmt_addr, req.ir_loc_addr, sk.tos, req.ir_iif, req.ir_mark)
         except OSError:

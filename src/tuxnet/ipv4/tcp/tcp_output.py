@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import errno
-from tuxnet.ipv4.tcp import cong
+from tuxnet.ipv4.tcp import cong, tcp_ecn
 from tuxnet.ipv4.tcp.rate import tcp_rate_skb_sent
 from tuxnet.ipv4.tcp.tcp_sock import (
     ICSK_ACK_NOMEM,
@@ -369,6 +369,8 @@ def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: i
     else:
         opts = tcp_established_options(tp, skb.skb_mstamp_ns)
         window = tcp_select_window(tp)
+        # __tcp_transmit_skb -> tcp_ecn_send: ECT(0) on new data, CWR, ECE
+        flags = tcp_ecn.tcp_ecn_send(tp, skb, flags, seq_before(skb.seq, tp.snd_nxt))
     urg_ptr = 0
     if tcp_urg_mode(tp) and seq_before(skb.seq, tp.snd_up):
         if seq_before(tp.snd_up, (skb.seq + 0x10000) & U32):

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_output, tcp_sacktag
+from tuxnet.ipv4.tcp.tcp_ecn import TCP_ECN_OK, TCP_ECN_QUEUE_CWR
 from tuxnet.ipv4.tcp.tcp_flags import (
     FLAG_DATA_SACKED,
     FLAG_DSACK_TLP,
@@ -442,8 +443,8 @@ def tcp_init_cwnd_reduction(tp: TcpSock) -> None:
     tp.prr_delivered = 0
     tp.prr_out = 0
     tp.snd_ssthresh = tp.icsk_ca_ops.ssthresh(tp)  # type: ignore[union-attr]
-    if tp.ecn_flags & 1:
-        tp.ecn_flags |= 4  # TCP_ECN_QUEUE_CWR
+    if tp.ecn_flags & TCP_ECN_OK:  # tcp_ecn_queue_cwr
+        tp.ecn_flags |= TCP_ECN_QUEUE_CWR
 
 
 def tcp_cwnd_reduction(tp: TcpSock, newly_acked_sacked: int, newly_lost: int, flag: int) -> None:
