@@ -7,7 +7,7 @@ Listeners run in the background (``background``) while the client runs as a comm
 from __future__ import annotations
 
 import pytest
-from test_ping import H1, H2, R1B, Tap, background, make_lab, run
+from test_ping_tool import H1, H2, R1B, Tap, background, make_lab, run
 
 
 @pytest.fixture

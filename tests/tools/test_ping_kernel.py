@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import pytest
-from test_ping import make_lab
+from test_ping_tool import make_lab
 
 from tuxnet.tools import run_argv
 
@@ -40,7 +40,7 @@ SYSCTLS = ["net.ipv4.icmp_ratelimit=0"]  # the two clocks differ: keep rate limi
 
 
 class KernelNet:
-    """The topology of test_ping.make_lab in network namespaces (device names included)."""
+    """The topology of test_ping_tool.make_lab in network namespaces (device names included)."""
 
     def __init__(self, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
         self.prefix = f"tx{os.getpid() % 100000}"

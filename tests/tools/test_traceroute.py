@@ -1,7 +1,7 @@
 """traceroute (2.1.2) in a lab: hops through two routers, stars, annotations, methods, the wait
 rules and the command line, checked on the output and on the wire.
 
-h1 - r1 - r2 - h2 as in test_ping.py, with 10 ms of netem delay each way on the h1 - r1 link: a
+h1 - r1 - r2 - h2 as in test_ping_tool.py, with 10 ms of netem delay each way on the h1 - r1 link: a
 probe's answer takes 20 ms, plus 20 ms for ARP on a fresh lab.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from test_ping import H2, R1A, R2A, Tap, make_lab, run
+from test_ping_tool import H2, R1A, R2A, Tap, make_lab, run
 
 HDR = "traceroute to 10.0.2.2 (10.0.2.2), 30 hops max, 60 byte packets"
 THREE_HOPS_40 = [f" 1  {R1A}  40.000 ms  40.000 ms  40.000 ms", f" 2  {R2A}  40.000 ms  40.000 ms  40.000 ms",
