@@ -56,3 +56,15 @@ class SackTagState:
 
 def usecs_to_jiffies(us: int) -> int:
     return -(-us // 1000)
+
+
+# CONFIG_HZ of the reference kernel (Linux 6.18 as built for the oracle host). tuxnet's own jiffies
+# are milliseconds; a timer whose length Linux computes in jiffies from microseconds is rounded to
+# the reference kernel's tick by ref_jiffies_ms so that it fires when Linux's would.
+LINUX_HZ = 250
+
+
+def ref_jiffies_ms(us: int, extra_jiffies: int = 0) -> int:
+    """usecs_to_jiffies(us) + extra_jiffies at LINUX_HZ (rounding up), in milliseconds."""
+    tick_us = 1_000_000 // LINUX_HZ
+    return (-(-us // tick_us) + extra_jiffies) * tick_us // 1000

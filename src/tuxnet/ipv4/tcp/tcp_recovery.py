@@ -42,6 +42,7 @@ from tuxnet.ipv4.tcp.tcp_flags import (
     REXMIT_LOST,
     REXMIT_NEW,
     REXMIT_NONE,
+    ref_jiffies_ms,
     usecs_to_jiffies,
 )
 from tuxnet.ipv4.tcp.tcp_sock import (
@@ -217,7 +218,8 @@ def tcp_rack_mark_lost(tp: TcpSock) -> bool:
     tp.rack.advanced = False
     timeout = tcp_rack_detect_loss(tp)
     if timeout:
-        timeout = usecs_to_jiffies(timeout) + TCP_TIMEOUT_MIN
+        # usecs_to_jiffies(timeout) + TCP_TIMEOUT_MIN, in the reference kernel's jiffies
+        timeout = ref_jiffies_ms(timeout, TCP_TIMEOUT_MIN)
         tcp_output.inet_csk_reset_xmit_timer(tp, ICSK_TIME_REO_TIMEOUT, timeout, tp.icsk_rto)
     return bool(timeout)
 
