@@ -318,3 +318,21 @@ def test_bad_option_prints_usage(lab):
     rc, out = lab.node("h1").cmd_rc("ping -i abc -c 1 10.0.2.2")
     assert out.startswith("ping: option argument contains garbage: abc\n"
                           "ping: this will become fatal error in the future\nPING ") and rc == 0
+
+
+def test_unprivileged_user(lab):
+    from tuxnet.sock.sock import Cred
+
+    h1 = lab.host("h1")
+    h1.sockets.cred = Cred(uid=1000, gid=1000)
+    # no ping socket (ping_group_range "1 0") and no CAP_NET_RAW
+    assert lab.node("h1").cmd_rc("ping -c 1 10.0.2.2") == (
+        2, "ping: socktype: SOCK_RAW\nping: socket: Operation not permitted\n"
+           "ping: => missing cap_net_raw+p capability or setuid?\n")
+    lab.host("h1").sysctl.set("net.ipv4.ping_group_range", "0 2000")
+    assert lab.node("h1").cmd_rc("ping -c 1 -i 0.001 10.0.2.2")[1].endswith(
+        "ping: cannot flood; minimal interval allowed for user is 2ms\n")
+    assert lab.node("h1").cmd_rc("ping -c 1 -l 4 10.0.2.2") == (
+        2, "ping: cannot set preload to value greater than 3: 4\n")
+    rc, out = lab.node("h1").cmd_rc("ping -c 1 10.0.2.2")
+    assert rc == 0 and "64 bytes from 10.0.2.2: icmp_seq=1 ttl=62" in out  # through a ping socket
