@@ -49,13 +49,29 @@ def expected_failure(path: Path) -> tuple[int, str] | None:
     return None
 
 
+# Portable scripts tuxnet does not pass yet, with the reason. Strict: when one starts passing, the
+# test fails until it is removed from this table. Issue "TCP as Linux does it" stays open while the
+# table is not empty.
+KNOWN_GAPS: dict[str, str] = {
+    "google/gtests/net/packetdrill/tests/packet-timeout.pkt":
+        "the script expects no third SYN with tcp_syn_retries=1 (pre-6.7 exponential backoff); Linux 6.18 "
+        "with tcp_syn_linear_timeouts=4 sends SYNs at 0, 1 and 2 s (measured in a netns: +0.000, +1.021, "
+        "+2.045, ETIMEDOUT at 3.07 s) and so does tuxnet",
+    "google/gtests/net/tcp/fast_recovery/prr-ss-30pkt-lost1_4.pkt":
+        "line 42 expects no PSH on the post-recovery 7000-byte burst; tuxnet's TSO-burst PSH rule (which "
+        "the kernel here shows on cwnd-limited TSO packets, and four other portable scripts need) sets it",
+}
+
+
 def describe(res: Outcome) -> str:
     return "\n".join([res.summary(), *res.details])
 
 
 @needs_corpus
 @pytest.mark.parametrize("rel", PORTABLE)
-def test_portable_script(rel: str) -> None:
+def test_portable_script(rel: str, request: pytest.FixtureRequest) -> None:
+    if rel in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_GAPS[rel], strict=True))
     path = CORPUS / rel
     res = run_script(path)
     want = expected_failure(path)
