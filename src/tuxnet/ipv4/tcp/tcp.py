@@ -29,7 +29,6 @@ Guarantees, as Linux 6.x (errnos as Linux returns them):
 from __future__ import annotations
 
 import errno
-import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import oserror
@@ -87,49 +86,6 @@ if TYPE_CHECKING:
     pass
 
 SS_DISCONNECTING = 4
-TCP_NODELAY = 1
-TCP_MAXSEG = 2
-TCP_CORK = 3
-TCP_KEEPIDLE = 4
-TCP_KEEPINTVL = 5
-TCP_KEEPCNT = 6
-TCP_SYNCNT = 7
-TCP_LINGER2 = 8
-TCP_DEFER_ACCEPT = 9
-TCP_WINDOW_CLAMP = 10
-TCP_INFO = 11
-TCP_QUICKACK = 12
-TCP_CONGESTION = 13
-TCP_USER_TIMEOUT = 18
-TCP_NOTSENT_LOWAT = 25
-
-_INT = struct.Struct("=i")
-TCPI_OPT_TIMESTAMPS = 1
-TCPI_OPT_SACK = 2
-TCPI_OPT_WSCALE = 4
-TCPI_OPT_ECN = 8
-
-# struct tcp_info (include/uapi/linux/tcp.h) up to tcpi_total_rto_time (Linux 6.7+)
-TCP_INFO_FIELDS = (
-    ("tcpi_state", "B"), ("tcpi_ca_state", "B"), ("tcpi_retransmits", "B"), ("tcpi_probes", "B"),
-    ("tcpi_backoff", "B"), ("tcpi_options", "B"), ("tcpi_wscale", "B"), ("tcpi_flags", "B"),
-    ("tcpi_rto", "I"), ("tcpi_ato", "I"), ("tcpi_snd_mss", "I"), ("tcpi_rcv_mss", "I"),
-    ("tcpi_unacked", "I"), ("tcpi_sacked", "I"), ("tcpi_lost", "I"), ("tcpi_retrans", "I"),
-    ("tcpi_fackets", "I"), ("tcpi_last_data_sent", "I"), ("tcpi_last_ack_sent", "I"),
-    ("tcpi_last_data_recv", "I"), ("tcpi_last_ack_recv", "I"), ("tcpi_pmtu", "I"),
-    ("tcpi_rcv_ssthresh", "I"), ("tcpi_rtt", "I"), ("tcpi_rttvar", "I"), ("tcpi_snd_ssthresh", "I"),
-    ("tcpi_snd_cwnd", "I"), ("tcpi_advmss", "I"), ("tcpi_reordering", "I"), ("tcpi_rcv_rtt", "I"),
-    ("tcpi_rcv_space", "I"), ("tcpi_total_retrans", "I"), ("tcpi_pacing_rate", "Q"),
-    ("tcpi_max_pacing_rate", "Q"), ("tcpi_bytes_acked", "Q"), ("tcpi_bytes_received", "Q"),
-    ("tcpi_segs_out", "I"), ("tcpi_segs_in", "I"), ("tcpi_notsent_bytes", "I"), ("tcpi_min_rtt", "I"),
-    ("tcpi_data_segs_in", "I"), ("tcpi_data_segs_out", "I"), ("tcpi_delivery_rate", "Q"),
-    ("tcpi_busy_time", "Q"), ("tcpi_rwnd_limited", "Q"), ("tcpi_sndbuf_limited", "Q"),
-    ("tcpi_delivered", "I"), ("tcpi_delivered_ce", "I"), ("tcpi_bytes_sent", "Q"),
-    ("tcpi_bytes_retrans", "Q"), ("tcpi_dsack_dups", "I"), ("tcpi_reord_seen", "I"),
-    ("tcpi_rcv_ooopack", "I"), ("tcpi_snd_wnd", "I"), ("tcpi_rcv_wnd", "I"), ("tcpi_rehash", "I"),
-    ("tcpi_total_rto", "H"), ("tcpi_total_rto_recoveries", "H"), ("tcpi_total_rto_time", "I"),
-)
-_TCP_INFO = struct.Struct("=" + "".join(f for _, f in TCP_INFO_FIELDS))
 
 # tcp_close_state: the next state and whether a FIN goes out
 _NEW_STATE = {TCP_ESTABLISHED: (TCP_FIN_WAIT1, True), TCP_SYN_SENT: (TCP_CLOSE, False),
