@@ -136,15 +136,7 @@ class RawSock(InetSock):
             if self.sk_state != TCP_ESTABLISHED:
                 raise oserror(errno.EDESTADDRREQ)
             daddr = self.inet_daddr
-        saddr = self.inet_saddr
-        oif = self.sk_bound_dev_if
-        if (daddr & 0xF0000000) == 0xE0000000:
-            if not oif:
-                oif = self.mc_index
-            if not saddr:
-                saddr = self.mc_addr
-        elif not oif:
-            oif = self.uc_index
+        oif, saddr = self.out_oif_saddr(daddr)
         # raw_sendmsg counts no OutNoRoutes
         rt = ns.route.output(daddr, saddr, self.tos & 0x1E, oif, self.sk_mark)
         if rt.flags & RTCF_BROADCAST and "SOCK_BROADCAST" not in self.sock_flags:

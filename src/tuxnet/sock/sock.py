@@ -176,7 +176,36 @@ class SockExterr:
         return (SOL_IP, IP_RECVERR, ee + off)
 
 
-class InetSock:
+class SockWakeups:
+    """The struct sock callbacks every protocol calls to wake the owning socket's wait queue
+    (sk_data_ready, sk_write_space, sk_error_report, sk_state_change); a socket not yet attached
+    to a file (``sk_socket`` None: a child waiting in the accept queue) wakes nobody."""
+
+    __slots__ = ()
+    sk_socket: Any
+
+    def sk_data_ready(self) -> None:
+        s = self.sk_socket
+        if s is not None:
+            s.sk_data_ready()
+
+    def sk_write_space(self) -> None:
+        s = self.sk_socket
+        if s is not None:
+            s.sk_write_space()
+
+    def sk_error_report(self) -> None:
+        s = self.sk_socket
+        if s is not None:
+            s.sk_error_report()
+
+    def sk_state_change(self) -> None:
+        s = self.sk_socket
+        if s is not None:
+            s.sk_state_change()
+
+
+class InetSock(SockWakeups):
     """A datagram inet socket (the part of struct sock + inet_sock UDP, raw and ping use)."""
 
     __slots__ = (
@@ -328,12 +357,10 @@ class InetSock:
                 raise oserror(errno.EAGAIN, "no free local port")
             self.inet_sport = self.inet_num
 
-    def connect(self, family: int, daddr: int, dport: int) -> None:
-        """ip4_datagram_connect: route, pick the source, remember the peer."""
-        if family != AF_INET:
-            raise oserror(errno.EAFNOSUPPORT)
-        ns = self.ns
-        self.sk_dst = None
+    def out_oif_saddr(self, daddr: int) -> tuple[int, int]:
+        """The output device and source address for ``daddr`` before routing: the bound device and
+        address, else IP_MULTICAST_IF's for multicast and IP_UNICAST_IF's device for unicast, as
+        ip4_datagram_connect, udp_sendmsg, ping_v4_sendmsg and raw_sendmsg all choose them."""
         oif = self.sk_bound_dev_if
         saddr = self.inet_saddr
         if (daddr & 0xF0000000) == 0xE0000000:
@@ -343,6 +370,15 @@ class InetSock:
                 saddr = self.mc_addr
         elif not oif:
             oif = self.uc_index
+        return oif, saddr
+
+    def connect(self, family: int, daddr: int, dport: int) -> None:
+        """ip4_datagram_connect: route, pick the source, remember the peer."""
+        if family != AF_INET:
+            raise oserror(errno.EAFNOSUPPORT)
+        ns = self.ns
+        self.sk_dst = None
+        oif, saddr = self.out_oif_saddr(daddr)
         rt = self.route_output(daddr, saddr, oif)
         if rt.flags & RTCF_BROADCAST and "SOCK_BROADCAST" not in self.sock_flags:
             raise oserror(errno.EACCES)
@@ -497,27 +533,6 @@ class InetSock:
         if q:
             self.sk_error_report()
         return data, (ip_ntoa(e.addr), e.port), flags, [e.cmsg()]
-
-    # ------------------------------------------------------------ wakeups (sock callbacks)
-    def sk_data_ready(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_data_ready()
-
-    def sk_write_space(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_write_space()
-
-    def sk_error_report(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_error_report()
-
-    def sk_state_change(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_state_change()
 
     def report_error(self, err: int) -> None:
         """sk->sk_err = err; sk_error_report(sk)."""

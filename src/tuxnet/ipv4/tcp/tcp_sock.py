@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.ipv4.tcp.cong import INITIAL_JIFFIES, CongState
 from tuxnet.ipv4.tcp.rate import TcpSkbTx
+from tuxnet.sock.sock import SockWakeups
 
 if TYPE_CHECKING:
     from tuxnet.core.loop import Loop, Timer
@@ -438,7 +439,7 @@ class Rack:
         self.advanced = False
 
 
-class TcpSock(CongState):
+class TcpSock(CongState, SockWakeups):
     """A TCP socket (struct sock + inet_sock + inet_connection_sock + tcp_sock)."""
 
     __slots__ = (
@@ -780,27 +781,6 @@ class TcpSock(CongState):
         from tuxnet.ipv4.tcp import tcp_timer
 
         tcp_timer.tcp_set_keepalive(self, val)
-
-    # ------------------------------------------------------------------ wakeups (sock callbacks)
-    def sk_data_ready(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_data_ready()
-
-    def sk_write_space(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_write_space()
-
-    def sk_state_change(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_state_change()
-
-    def sk_error_report(self) -> None:
-        s = self.sk_socket
-        if s is not None:
-            s.sk_error_report()
 
     # ------------------------------------------------------------------ timers (dispatch to tcp_timer)
     def _write_timer(self) -> None:
