@@ -389,6 +389,50 @@ def test_main_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main([]) == 2
 
 
+SYN_TIMEOUT = """\
+`./defaults.sh
+sysctl -q net.ipv4.tcp_syn_retries=1`
+   +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0...3 connect(3, ..., ...) = -1 ETIMEDOUT (Connection timed out)
+   +0 > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 8>
+   +1 > S 0:0(0) <mss 1460,sackOK,TS val 1100 ecr 0,nop,wscale 8>
+"""
+THIRD_SYN = "   +1 > S 0:0(0) <mss 1460,sackOK,TS val 2100 ecr 0,nop,wscale 8>\n"
+CLOSE = " +1.5 close(3) = 0\n"
+
+
+def test_sysctl_option_configures_the_host_before_the_script(tmp_path: Path) -> None:
+    """--sysctl: tcp_syn_linear_timeouts=0 gives the pre-6.7 SYN backoff (two SYNs, ETIMEDOUT at 3 s
+    with tcp_syn_retries=1, as measured on the kernel); the 6.7+ default sends a third SYN at 2 s."""
+    old, new = tmp_path / "old.pkt", tmp_path / "new.pkt"
+    old.write_text(SYN_TIMEOUT + "+2.5 close(3) = 0\n")
+    new.write_text(SYN_TIMEOUT + THIRD_SYN + CLOSE)
+    pre67 = {"net.ipv4.tcp_syn_linear_timeouts": "0"}
+    passed(run_script(old, sysctls=pre67))
+    passed(run_script(new))
+    res = run_script(new, sysctls=pre67)
+    assert (res.status, res.line) == ("FAIL", 7)  # the third SYN never comes
+    assert res.message == "error handling packet: Timed out waiting for packet"
+    out = io.StringIO()
+    assert main([str(old), str(new)], out=out, sysctls=pre67) == 1
+    assert out.getvalue().splitlines()[-1] == "1 passed, 1 failed, 0 skipped"
+    out = io.StringIO()
+    assert main([str(old)], out=out, sysctls={"net.ipv4.no_such_knob": "1"}) == 1
+    assert ": --sysctl net.ipv4.no_such_knob=1: cannot stat /proc/sys/net/ipv4/no_such_knob: " \
+        in out.getvalue()
+
+
+def test_cli_sysctl_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tuxnet.lab.cli import main as cli_main
+
+    p = tmp_path / "syn.pkt"
+    p.write_text(SYN_TIMEOUT + "+2.5 close(3) = 0\n")
+    assert cli_main(["packetdrill", "--sysctl", "net/ipv4/tcp_syn_linear_timeouts=0", str(p)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"PASS {p}", "1 passed, 0 failed, 0 skipped"]
+    assert cli_main(["packetdrill", "--sysctl", "oops", str(p)]) == 2
+    assert "--sysctl wants KEY=VALUE" in capsys.readouterr().err
+
+
 def test_verbose_shows_the_packets(tmp_path: Path) -> None:
     p = tmp_path / "v.pkt"
     p.write_text(SERVER_OPEN)

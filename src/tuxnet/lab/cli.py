@@ -111,7 +111,14 @@ def cmd_packetdrill(args: argparse.Namespace) -> int:
     except ModuleNotFoundError:
         print("tuxnet: packetdrill runner is not available yet", file=sys.stderr)
         return 2
-    return pd_main(args.files, verbose=args.verbose)
+    sysctls = {}
+    for item in args.sysctl:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            print(f"tuxnet packetdrill: --sysctl wants KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        sysctls[key.strip().replace("/", ".")] = value.strip()
+    return pd_main(args.files, verbose=args.verbose, sysctls=sysctls)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -146,6 +153,9 @@ def make_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("packetdrill", help="run packetdrill scripts against a tuxnet namespace")
     d.add_argument("files", nargs="+")
     d.add_argument("-v", "--verbose", action="store_true")
+    d.add_argument("--sysctl", action="append", default=[], metavar="KEY=VALUE",
+                   help="configure the host before each script (e.g. net.ipv4.tcp_syn_linear_timeouts=0 "
+                        "for scripts written before Linux 6.7)")
     d.set_defaults(func=cmd_packetdrill)
     live = sub.add_parser("live", help="run a tuxnet host on a real TAP device")
     live.add_argument("--tap", required=True)

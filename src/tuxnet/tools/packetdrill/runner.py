@@ -145,7 +145,8 @@ class Outcome:
 class Run:
     """The state of one script run (packetdrill's struct state)."""
 
-    def __init__(self, script: Script, config: Config, verbose: bool = False) -> None:
+    def __init__(self, script: Script, config: Config, verbose: bool = False,
+                 sysctls: dict[str, str] | None = None) -> None:
         self.script = script
         self.path = script.path
         self.config = config
@@ -153,6 +154,13 @@ class Run:
         self.log: list[str] = []
         self.ns, self.dev = make_host(config)
         self.loop = self.ns.loop
+        for key, value in (sysctls or {}).items():  # the host's configuration, before the script's own
+            try:
+                self.ns.sysctl.set(key, value)
+            except OSError as e:
+                what = f"cannot stat {self.ns.sysctl.path_of(key)}: " if key not in self.ns.sysctl.v else ""
+                raise ScriptFailure(0, f"--sysctl {key}={value}: {what}{e.strerror or e}") from None
+            self.log.append(f"sysctl {key}={value} (host profile)")
         self.shell = Shell(self.ns, Path(script.path).parent, self.log)
         self.sys = Syscalls(self)
         self.fds: list[SockRec] = []
@@ -633,8 +641,11 @@ def _endpoints(v: TcpView) -> str:
 # --- running scripts -------------------------------------------------------------------------------
 
 
-def run_script(path: str | Path, verbose: bool = False, defines: dict[str, str] | None = None) -> Outcome:
-    """Parse and run one script; never raises for a bad script or a failing run."""
+def run_script(path: str | Path, verbose: bool = False, defines: dict[str, str] | None = None,
+               sysctls: dict[str, str] | None = None) -> Outcome:
+    """Parse and run one script; never raises for a bad script or a failing run. ``sysctls`` configure
+    the host before the script runs (``tuxnet packetdrill --sysctl KEY=VALUE``), as an administrator
+    would configure the machine packetdrill runs on."""
     p = str(path)
     try:
         script = parse_file(path, {**LINUX_IPV4_DEFINES, **(defines or {})})
@@ -644,7 +655,7 @@ def run_script(path: str | Path, verbose: bool = False, defines: dict[str, str] 
         return Outcome(p, "FAIL", 0, f"cannot read script: {e.strerror or e}")
     run: Run | None = None
     try:
-        run = Run(script, make_config(script), verbose)
+        run = Run(script, make_config(script), verbose, sysctls)
         _drive(run)
     except ScriptFailure as e:
         return Outcome(p, "FAIL", e.line, e.message, e.details, run.log if run else [])
@@ -695,7 +706,8 @@ def _settle(run: Run) -> None:
         pass
 
 
-def main(files: list[str], verbose: bool = False, out: Any = None) -> int:
+def main(files: list[str], verbose: bool = False, out: Any = None,
+         sysctls: dict[str, str] | None = None) -> int:
     """The ``tuxnet packetdrill`` command."""
     out = out or sys.stdout
     missing = [f for f in files if not Path(f).is_file()]
@@ -705,7 +717,7 @@ def main(files: list[str], verbose: bool = False, out: Any = None) -> int:
         return 2
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for f in files:
-        res = run_script(f, verbose)
+        res = run_script(f, verbose, sysctls=sysctls)
         counts[res.status] += 1
         print(res.summary(), file=out)
         if verbose:  # the packets of a failed check, then what the run did
