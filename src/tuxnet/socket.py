@@ -46,6 +46,7 @@ from tuxnet.sock.constants import (
     EPOLLWRBAND,
     EPOLLWRNORM,
     IPPROTO_IP,
+    MSG_CTRUNC,
     MSG_DONTWAIT,
     POLLIN_SET,
     POLLOUT_SET,
@@ -319,6 +320,9 @@ class Socket:
         if bufsize < 0:
             raise ValueError("negative buffer size in recvmsg()")
         data, addr, msg_flags, anc = self.ops.recvmsg(self, bufsize, flags, True)
+        anc, truncated = put_cmsgs(anc, ancbufsize)
+        if truncated:
+            msg_flags |= MSG_CTRUNC
         return data, anc, msg_flags, self._out_addr(addr)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -350,6 +354,13 @@ class Socket:
     def shutdown(self, how: int) -> None:
         self._live()
         self.ops.shutdown(self, how)
+
+    def ioctl(self, request: int) -> int:
+        """ioctl(fd, request, &int) for the socket ioctls that return an int (SIOCINQ/FIONREAD,
+        SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK): the value the kernel writes. Unknown requests raise
+        ENOTTY, as sock_do_ioctl; EINVAL where the protocol refuses (a TCP listener's queues)."""
+        self._live()
+        return self.ops.ioctl(self, request)
 
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
         self._live()
@@ -503,6 +514,34 @@ class SocketTable:
     def ino_of(self, sk: Any) -> int:
         s = sk.sk_socket
         return s.ino if s is not None else 0
+
+
+CMSG_HDR_LEN = 16  # CMSG_ALIGN(sizeof(struct cmsghdr)) on a 64-bit kernel
+
+
+def cmsg_space(n: int) -> int:
+    """CMSG_SPACE(n)."""
+    return CMSG_HDR_LEN + ((n + 7) & ~7)
+
+
+def put_cmsgs(anc: list[Any], controllen: int) -> tuple[list[Any], bool]:
+    """put_cmsg (net/core/scm.c) for each control message, into a buffer of ``controllen`` bytes: a
+    message that does not fit is cut to what remains (its data shortened) and MSG_CTRUNC is set;
+    with less than a header left (or no buffer) it is dropped, MSG_CTRUNC again."""
+    out: list[Any] = []
+    truncated = False
+    left = max(controllen, 0)
+    for level, type_, data in anc:
+        if left < CMSG_HDR_LEN:
+            truncated = True
+            continue
+        cmlen = CMSG_HDR_LEN + len(data)
+        if left < cmlen:
+            truncated = True
+            data = data[:left - CMSG_HDR_LEN]
+        out.append((level, type_, data))
+        left -= min(cmsg_space(len(data)), left)
+    return out, truncated
 
 
 def kptr(ns: Namespace, ino: int) -> str:

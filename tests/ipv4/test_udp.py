@@ -22,22 +22,26 @@ from tuxnet.lab.lab import Lab
 from tuxnet.sock.sock import Cred
 from tuxnet.socket import (
     AF_INET,
+    FIONREAD,
     IP_FREEBIND,
     IP_MTU,
     IP_MTU_DISCOVER,
     IP_PMTUDISC_DO,
     IP_PMTUDISC_DONT,
     IP_RECVERR,
+    IPPROTO_ICMP,
     IPPROTO_UDP,
     MSG_ERRQUEUE,
     MSG_PEEK,
     MSG_TRUNC,
+    SIOCOUTQ,
     SO_BINDTODEVICE,
     SO_BROADCAST,
     SO_ERROR,
     SO_RCVBUF,
     SO_REUSEADDR,
     SO_REUSEPORT,
+    SOCK_DGRAM,
     SOCK_RAW,
     SOL_IP,
     SOL_SOCKET,
@@ -500,6 +504,28 @@ def test_peek_trunc_and_indatagrams_counted_on_read():
     assert h2.mib.udp.InDatagrams == 1
     with pytest.raises(BlockingIOError):
         srv.recv(10)
+
+
+def test_fionread_is_the_next_datagram_and_ping_sockets_have_no_ioctl():
+    # udp_ioctl: SIOCINQ is first_packet_length, not the queue's total; SIOCOUTQ the unsent bytes
+    lab, h1, h2, _ = lab3()
+    srv = h2.socket()
+    srv.bind(("", 6003))
+    assert srv.ioctl(FIONREAD) == srv.ioctl(SIOCOUTQ) == 0
+    c = h1.socket()
+    c.sendto(b"a" * 10, (A2, 6003))
+    c.sendto(b"b" * 300, (A2, 6003))
+    lab.run(0.1)
+    assert srv.ioctl(FIONREAD) == 10
+    srv.recv(100)
+    assert srv.ioctl(FIONREAD) == 300
+    raw = h2.socket(AF_INET, SOCK_RAW, IPPROTO_UDP)
+    c.sendto(b"c" * 5, (A2, 6003))
+    lab.run(0.1)
+    assert raw.ioctl(FIONREAD) == 20 + 8 + 5  # raw_ioctl: the whole IP packet
+    h2.sysctl.set("net.ipv4.ping_group_range", "0 0")
+    ping = h2.socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP)
+    assert errno_of(ping.ioctl, FIONREAD) == errno.ENOTTY
 
 
 def test_bad_checksum_and_bad_length_are_dropped():

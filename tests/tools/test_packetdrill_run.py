@@ -317,6 +317,40 @@ def test_blocked_call_without_ellipsis(tmp_path: Path) -> None:
     assert "the call blocked and nothing would wake it" in res.message
 
 
+def test_ioctl_and_recvmsg_control_messages(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + """\
+   +0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 ioctl(4, SIOCINQ, [1000]) = 0
+   +0 ioctl(4, SIOCOUTQ, [0]) = 0
+   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 600}], msg_flags=0,
+                  msg_control=[{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=400}]}, 0) = 600
+   +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 100}], msg_flags=MSG_CTRUNC}, 0) = 100
+   +0 ioctl(3, SIOCINQ, [0]) = -1 EINVAL (Invalid argument)
+   +0 ioctl(4, 1234) = -1 ENOTTY (Inappropriate ioctl for device)
+"""))
+
+
+_RECVMSG_10 = ("+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{..., 10}], msg_flags=0, "
+               "msg_control=[%s]}, 0) = 10\n")
+_CM_INQ = "{cmsg_level=SOL_TCP, cmsg_type=TCP_CM_INQ, cmsg_data=%d}"
+
+
+@pytest.mark.parametrize(("tail", "message"), [
+    ("+0 ioctl(4, SIOCINQ, [7]) = 0\n",
+     "runtime error in ioctl call: Bad ioctl optval: expected: 7 actual: 1000"),
+    (_RECVMSG_10 % (_CM_INQ % 9),
+     "runtime error in recvmsg call: Bad data in cmsg 0: expected=9 actual=990"),
+    (_RECVMSG_10 % (_CM_INQ % 990 + ", " + _CM_INQ % 0),
+     "runtime error in recvmsg call: received only 1 cmsgs"),
+])
+def test_ioctl_and_cmsg_mismatches(tmp_path: Path, tail: str, message: str) -> None:
+    res = run(tmp_path, SERVER_OPEN + "+0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0\n"
+              "+0 < P. 1:1001(1000) ack 1 win 257\n" + tail)
+    assert res.status == "FAIL", res.summary()
+    assert res.message == message
+
+
 @pytest.mark.parametrize(("text", "line", "message"), [
     ("0 socket(..., SOCK_STREAM IPPROTO_TCP) = 3\n", 1, "parse error"),
     ("+1 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", 1, "first event should be at time 0"),
@@ -351,7 +385,8 @@ def test_time_going_backwards(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "what"), [
     ("`ethtool -s tun0 speed 10`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "command `ethtool"),
-    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 ioctl(3, SIOCINQ, [0]) = 0\n", "system call ioctl()"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 splice(3, ..., 4, ..., 10, 0) = 10\n",
+     "system call splice()"),
     ("--ip_version=ipv6\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "--ip_version=ipv6"),
     ("`sysctl -q net.ipv4.no_such_knob=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n",
      "cannot stat /proc/sys/net/ipv4/no_such_knob"),

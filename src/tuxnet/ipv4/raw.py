@@ -42,6 +42,8 @@ from tuxnet.sock.constants import (
     IPPROTO_IP,
     MSG_OOB,
     MSG_TRUNC,
+    SIOCINQ,
+    SIOCOUTQ,
     SOCK_RAW,
     SOL_RAW,
     TCP_CLOSE,
@@ -205,6 +207,18 @@ class RawSock(InetSock):
         return n
 
     # ------------------------------------------------------------ receive
+    def ioctl(self, cmd: int) -> int:
+        """raw_ioctl: SIOCOUTQ (sk_wmem_alloc), SIOCINQ (the length of the next packet, IP header
+        included, 0 if none)."""
+        if cmd == SIOCOUTQ:
+            return self.sk_wmem_alloc
+        if cmd == SIOCINQ:
+            if not self.sk_receive_queue:
+                return 0
+            skb = self.sk_receive_queue[0][0]
+            return skb.tail - skb.network_header
+        raise oserror(errno.ENOTTY)
+
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         """raw_recvmsg: the whole IP packet."""
         if flags & MSG_OOB:

@@ -70,6 +70,8 @@ from tuxnet.sock.constants import (
     MSG_OOB,
     MSG_PEEK,
     MSG_TRUNC,
+    SIOCINQ,
+    SIOCOUTQ,
     SOCK_DGRAM,
     TCP_ESTABLISHED,
 )
@@ -168,6 +170,18 @@ class UdpSock(InetSock):
             raise oserror(-ret)
         ns.mib.udp.OutDatagrams += 1
         return n
+
+    def ioctl(self, cmd: int) -> int:
+        """udp_ioctl: SIOCOUTQ (bytes not yet handed to the device: none, transmit is synchronous),
+        SIOCINQ (first_packet_length: the payload of the next datagram, 0 if none)."""
+        if cmd == SIOCOUTQ:
+            return self.sk_wmem_alloc
+        if cmd == SIOCINQ:
+            if not self.sk_receive_queue:
+                return 0
+            skb = self.sk_receive_queue[0][0]
+            return skb.tail - skb.transport_header - 8
+        raise oserror(errno.ENOTTY)
 
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         """udp_recvmsg."""

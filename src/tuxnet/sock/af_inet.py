@@ -93,6 +93,9 @@ class ProtoOps:
     def recvmsg(self, sock: Socket, bufsize: int, flags: int, nonblock: bool) -> RecvResult:
         raise oserror(errno.EOPNOTSUPP)
 
+    def ioctl(self, sock: Socket, cmd: int) -> int:
+        raise oserror(errno.ENOTTY)
+
 
 class InetDgramOps(ProtoOps):
     """inet_dgram_ops (UDP) and inet_sockraw_ops (raw, ping): generic inet code over ``sk``."""
@@ -168,6 +171,10 @@ class InetDgramOps(ProtoOps):
 
     def recvmsg(self, sock: Socket, bufsize: int, flags: int, nonblock: bool) -> RecvResult:
         return sock.sk.recvmsg(bufsize, flags, nonblock)  # type: ignore[no-any-return]
+
+    def ioctl(self, sock: Socket, cmd: int) -> int:
+        """inet_ioctl: the protocol's ioctl (udp_ioctl, raw_ioctl)."""
+        return sock.sk.ioctl(cmd)  # type: ignore[no-any-return]
 
 
 inet_dgram_ops = InetDgramOps()

@@ -124,6 +124,12 @@ MSG_ERRQUEUE = 0x2000
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
 
+# socket ioctls (uapi/asm-generic/ioctls.h, uapi/linux/sockios.h)
+SIOCINQ = FIONREAD = 0x541B
+SIOCOUTQ = TIOCOUTQ = 0x5411
+SIOCATMARK = 0x8905
+SIOCOUTQNSD = 0x894B
+
 # shutdown(2) and sk_shutdown
 SHUT_RD = 0
 SHUT_WR = 1

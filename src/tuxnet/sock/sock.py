@@ -318,6 +318,10 @@ class InetSock(SockWakeups):
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         raise oserror(errno.EOPNOTSUPP)
 
+    def ioctl(self, cmd: int) -> int:
+        """sk_prot->ioctl: none here (ENOIOCTLCMD, which sock_do_ioctl turns into ENOTTY)."""
+        raise oserror(errno.ENOTTY)
+
     # ------------------------------------------------------------ bind / connect
     def bind(self, family: int, addr: int, port: int) -> None:
         """__inet_bind."""

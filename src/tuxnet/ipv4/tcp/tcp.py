@@ -29,6 +29,7 @@ Guarantees, as Linux 6.x (errnos as Linux returns them):
 from __future__ import annotations
 
 import errno
+import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import oserror
@@ -79,13 +80,20 @@ from tuxnet.sock.constants import (
     MSG_PEEK,
     MSG_TRUNC,
     MSG_WAITALL,
+    SIOCATMARK,
+    SIOCINQ,
+    SIOCOUTQ,
+    SIOCOUTQNSD,
+    SOL_TCP,
 )
-from tuxnet.wire.seqnum import seq_after
+from tuxnet.wire.seqnum import seq_after, seq_before
 
 if TYPE_CHECKING:
     pass
 
 SS_DISCONNECTING = 4
+TCP_CM_INQ = 36  # tcp_sockopt.TCP_CM_INQ (that module imports this one)
+_INT = struct.Struct("=i")
 
 # tcp_close_state: the next state and whether a FIN goes out
 _NEW_STATE = {TCP_ESTABLISHED: (TCP_FIN_WAIT1, True), TCP_SYN_SENT: (TCP_CLOSE, False),
@@ -388,11 +396,60 @@ def _readable_bytes(tp: TcpSock) -> tuple[int, bool]:
     return avail, fin
 
 
+def tcp_inq(tp: TcpSock) -> int:
+    """tcp_inq (SIOCINQ): bytes readable before the urgent mark, the FIN not counted."""
+    if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV):
+        return 0
+    if (tp.sock_flag("SOCK_URGINLINE") or not tp.urg_data or seq_before(tp.urg_seq, tp.copied_seq)
+            or not seq_before(tp.urg_seq, tp.rcv_nxt)):
+        answ = (tp.rcv_nxt - tp.copied_seq) & U32
+        if answ and tp.sock_flag("SOCK_DONE"):
+            answ -= 1  # the FIN's sequence number
+        return answ
+    return (tp.urg_seq - tp.copied_seq) & U32
+
+
+def tcp_inq_hint(tp: TcpSock) -> int:
+    """tcp_inq_hint (the TCP_CM_INQ value): rcv_nxt - copied_seq, and 1 after a FIN with nothing left
+    ("tell the user-space to continue reading")."""
+    inq = (tp.rcv_nxt - tp.copied_seq) & U32
+    if inq >= 0x80000000:
+        inq = 0
+    if not inq and tp.sock_flag("SOCK_DONE"):
+        inq = 1
+    return inq
+
+
+def tcp_ioctl(tp: TcpSock, cmd: int) -> int:
+    """tcp_ioctl: SIOCINQ (FIONREAD), SIOCATMARK, SIOCOUTQ (not yet acked) and SIOCOUTQNSD (not yet
+    sent); EINVAL on a listener, ENOTTY for other commands (ENOIOCTLCMD through sock_do_ioctl)."""
+    if cmd == SIOCATMARK:
+        return int(bool(tp.urg_data) and tp.urg_seq == tp.copied_seq)
+    if cmd not in (SIOCINQ, SIOCOUTQ, SIOCOUTQNSD):
+        raise oserror(errno.ENOTTY)
+    if tp.sk_state == TCP_LISTEN:
+        raise oserror(errno.EINVAL)
+    if cmd == SIOCINQ:
+        return tcp_inq(tp)
+    if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV):
+        return 0
+    return (tp.write_seq - (tp.snd_una if cmd == SIOCOUTQ else tp.snd_nxt)) & U32
+
+
 def tcp_recvmsg(tp: TcpSock, length: int, flags: int, nonblock: bool) -> RecvResult:
-    if flags & MSG_OOB:
-        return tcp_recv_urg(tp, length, flags)
+    """tcp_recvmsg: tcp_recvmsg_locked, then the TCP_CM_INQ cmsg when TCP_INQ is on."""
+    inq = tp.recvmsg_inq and tp.sk_state != TCP_LISTEN
+    data, addr, mflags, anc = tcp_recvmsg_locked(tp, length, flags, nonblock)
+    if inq:
+        anc = [*anc, (SOL_TCP, TCP_CM_INQ, _INT.pack(tcp_inq_hint(tp)))]
+    return data, addr, mflags, anc
+
+
+def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> RecvResult:
     if tp.sk_state == TCP_LISTEN:
         raise oserror(errno.ENOTCONN)
+    if flags & MSG_OOB:
+        return tcp_recv_urg(tp, length, flags)
     peek = bool(flags & MSG_PEEK)
     target = min(max(tp.sk_rcvlowat, 1), length) if length else 0
     if flags & MSG_WAITALL and not peek:

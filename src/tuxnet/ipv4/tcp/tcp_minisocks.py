@@ -292,7 +292,7 @@ def tcp_create_openreq_child(net: TcpNet, listener: TcpSock, req: RequestSock, c
     for attr in ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_rcvlowat", "sk_lingertime", "sk_mark",
                  "sk_priority", "sk_bound_dev_if", "tos", "ttl", "pmtudisc", "nonagle", "keepalive_time",
                  "keepalive_intvl", "keepalive_probes", "linger2", "icsk_user_timeout", "icsk_syn_retries",
-                 "window_clamp_user", "notsent_lowat", "icsk_rto_min"):
+                 "window_clamp_user", "notsent_lowat", "icsk_rto_min", "recvmsg_inq"):
         setattr(newtp, attr, getattr(listener, attr))
     newtp.sock_flags = {f for f in listener.sock_flags
                         if f in ("SOCK_KEEPOPEN", "SOCK_LINGER", "SOCK_URGINLINE")}

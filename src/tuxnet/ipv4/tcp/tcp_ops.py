@@ -18,6 +18,7 @@ from tuxnet.ipv4.tcp.tcp import (
     sock_error,
     tcp_close,
     tcp_disconnect,
+    tcp_ioctl,
     tcp_poll,
     tcp_recvmsg,
     tcp_sendmsg,
@@ -261,6 +262,9 @@ class InetStreamOps(ProtoOps):
 
     def recvmsg(self, sock: Socket, bufsize: int, flags: int, nonblock: bool) -> RecvResult:
         return tcp_recvmsg(sock.sk, bufsize, flags, nonblock or bool(flags & MSG_DONTWAIT))
+
+    def ioctl(self, sock: Socket, cmd: int) -> int:
+        return tcp_ioctl(sock.sk, cmd)
 
 
 def tcp_sock_factory(ns: Namespace, sk_type: int, protocol: int, cred: Cred) -> TcpSock:

@@ -476,7 +476,7 @@ class TcpSock(CongState, SockWakeups):
         "window_clamp_user", "connect_waiters", "fastopen_rsk", "lingering", "tsorted_sent_queue",
         "pred_flags", "sk_cred", "sk_uid", "recverr", "freebind", "transparent", "bind_address_no_port",
         "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "hdrincl", "nodefrag",
-        "sk_family", "sk_type", "sk_protocol",
+        "sk_family", "sk_type", "sk_protocol", "recvmsg_inq",
     )  # fmt: skip
 
     def __init__(self, ns: Namespace, net: Any) -> None:
@@ -640,6 +640,7 @@ class TcpSock(CongState, SockWakeups):
         self.tcp_usec_ts = False
         self.delivered_ce_seen = 0
         self.notsent_lowat = 0
+        self.recvmsg_inq = False  # TCP_INQ: a TCP_CM_INQ cmsg with each recvmsg
         self.defer_accept = 0
         self.window_clamp_user = 0
         self.connect_waiters = 0

@@ -6,7 +6,8 @@ value before connecting); TCP_NODELAY pushes pending data at once; TCP_CORK hold
 until uncorked; TCP_KEEPIDLE 1..32767 s (rearming the keepalive timer), TCP_KEEPINTVL 1..32767,
 TCP_KEEPCNT 1..127, TCP_SYNCNT 1..127, TCP_LINGER2 (seconds, -1 = no FIN_WAIT2), TCP_DEFER_ACCEPT
 (seconds rounded to SYN-ACK timeouts), TCP_WINDOW_CLAMP, TCP_QUICKACK, TCP_USER_TIMEOUT (ms),
-TCP_NOTSENT_LOWAT, TCP_CONGESTION (a name; ENOENT if unknown, the name back on read); TCP_INFO
+TCP_NOTSENT_LOWAT, TCP_INQ (0 or 1: tcp_recvmsg then attaches a TCP_CM_INQ cmsg with
+``tcp_inq_hint``), TCP_CONGESTION (a name; ENOENT if unknown, the name back on read); TCP_INFO
 returns ``struct tcp_info`` in the kernel's byte layout (up to tcpi_total_rto_time); other
 options are ENOPROTOOPT; out-of-range values EINVAL.
 """
@@ -57,6 +58,8 @@ TCP_QUICKACK = 12
 TCP_CONGESTION = 13
 TCP_USER_TIMEOUT = 18
 TCP_NOTSENT_LOWAT = 25
+TCP_INQ = 36
+TCP_CM_INQ = TCP_INQ  # the cmsg type tcp_recvmsg attaches when TCP_INQ is on
 
 _INT = struct.Struct("=i")
 TCPI_OPT_TIMESTAMPS = 1
@@ -285,6 +288,10 @@ def do_tcp_setsockopt(tp: TcpSock, optname: int, value: Any) -> None:
     elif optname == TCP_NOTSENT_LOWAT:
         tp.notsent_lowat = val & U32
         tp.sk_write_space()
+    elif optname == TCP_INQ:
+        if val > 1 or val < 0:
+            raise oserror(errno.EINVAL)
+        tp.recvmsg_inq = bool(val)
     elif optname == TCP_INFO:
         raise oserror(errno.ENOPROTOOPT)
     else:
@@ -331,6 +338,8 @@ def do_tcp_getsockopt(tp: TcpSock, optname: int, buflen: int | None) -> int | by
     elif optname == TCP_NOTSENT_LOWAT:
         val = tp.notsent_lowat  # the per-socket value; 0 means the sysctl applies
         val = _INT.unpack(struct.pack("=I", val & U32))[0]
+    elif optname == TCP_INQ:
+        val = int(tp.recvmsg_inq)
     else:
         raise oserror(errno.ENOPROTOOPT)
     if buflen is None:

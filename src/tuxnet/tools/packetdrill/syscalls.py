@@ -2,9 +2,13 @@
 
 Guarantees:
 - The calls packetdrill's table has for sockets: socket, bind, listen, accept, connect, read, readv,
-  recv, recvfrom, recvmsg, write, writev, send, sendto, sendmsg, fcntl, close, shutdown,
-  getsockopt, setsockopt, poll. Others (epoll_*, ioctl, splice, sendfile, open, pipe, cap_set ...)
-  raise ``Unsupported``.
+  recv, recvfrom, recvmsg, write, writev, send, sendto, sendmsg, fcntl, ioctl, close, shutdown,
+  getsockopt, setsockopt, poll (epoll_* in epoll.py). Others (splice, sendfile, open, pipe, cap_set
+  ...) raise ``Unsupported``.
+- recvmsg() checks msg_flags and the control messages as packetdrill does: the live call gets a
+  control buffer as long as the script's messages (so a message that does not fit sets MSG_CTRUNC),
+  then level, type, length and bytes are compared in order (cmsg_expect_eq); cmsg_data given as an
+  integer is an int. Other cmsg_data shapes (timestamps, extended errors) are ``Unsupported``.
 - Script fds are names: socket() and accept() map the script's expected fd to the live socket
   (any non-negative result is accepted, as packetdrill's CHECK_FD does); bind() binds the local
   address and port 8080 (``--bind_port``), connect() targets the remote address and port 8080
@@ -30,8 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.ipv4.tcp import tcp_sockopt
 from tuxnet.sock import constants as C
+from tuxnet.sock.constants import MSG_CTRUNC
+from tuxnet.socket import CMSG_HDR_LEN, cmsg_space, put_cmsgs
 from tuxnet.tools.packetdrill import (
     Binary,
+    Cmsg,
     EllipsisExpr,
     Expr,
     Int,
@@ -52,7 +59,7 @@ if TYPE_CHECKING:
     from tuxnet.tools.packetdrill.runner import Run
 
 # calls packetdrill has that this runner does not make (the rest are unknown to packetdrill too)
-PACKETDRILL_ONLY = frozenset({"ioctl", "cap_set", "open", "sendfile", "pipe", "splice", "psp_rx_assoc",
+PACKETDRILL_ONLY = frozenset({"cap_set", "open", "sendfile", "pipe", "splice", "psp_rx_assoc",
                               "psp_tx_assoc"})
 O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK = 0, 1, 2, 0o4000
 F_GETFD, F_SETFD, F_GETFL, F_SETFL = 1, 2, 3, 4
@@ -146,6 +153,7 @@ class Syscalls:
             "send": self.sys_send, "sendto": self.sys_sendto, "sendmsg": self.sys_sendmsg,
             "fcntl": self.sys_fcntl, "close": self.sys_close, "shutdown": self.sys_shutdown,
             "getsockopt": self.sys_getsockopt, "setsockopt": self.sys_setsockopt, "poll": self.sys_poll,
+            "ioctl": self.sys_ioctl,
         }
         from tuxnet.tools.packetdrill import epoll  # it builds on this module
 
@@ -420,16 +428,31 @@ class Syscalls:
         if not isinstance(msg, Msghdr):
             raise CallError(f"Bad type; actual: {type_name(msg)} expected: msghdr")
         lens = self._msg_iov(msg)
-        if msg.control is not None and msg.control.items:
-            raise Unsupported("recvmsg() control messages")
+        want_cmsgs = self._cmsgs(msg.control)
         want_flags = self.s32(evaluate(msg.flags))
         result, info = await self._recv(sc, s, sum(lens), self.s32(args[2]))
         await self.end(sc, result)
-        got_flags = info[0] if info is not None else 0
+        got_flags, got_cmsgs = 0, []
+        if info is not None:
+            # the live call's control buffer is as long as the script's messages (cmsg_new)
+            got_cmsgs, truncated = put_cmsgs(info[1], sum(cmsg_space(len(d)) for _, _, d in want_cmsgs))
+            got_flags = info[0] | (MSG_CTRUNC if truncated else 0)
         if got_flags != want_flags:
             raise CallError(f"Expected msg_flags 0x{want_flags & U32:08X} but got 0x{got_flags & U32:08X}")
-        if info is not None and info[1]:
-            raise CallError("received more than 0 cmsgs")
+        cmsg_expect_eq(want_cmsgs, got_cmsgs)
+
+    def _cmsgs(self, control: ListExpr | None) -> list[tuple[int, int, bytes]]:
+        """cmsg_new for the control messages whose data is an integer (an int's 4 bytes)."""
+        out = []
+        for item in control.items if control is not None else ():
+            if not isinstance(item, Cmsg):
+                raise CallError(f"Bad type; actual: {type_name(item)} expected: cmsg")
+            data = evaluate(item.data)
+            if not isinstance(data, Int):
+                raise Unsupported(f"recvmsg() cmsg_data of type {type_name(data)}")
+            out.append((self.s32(evaluate(item.level)), self.s32(evaluate(item.type)),
+                        struct.pack("=i", self.s32(data))))
+        return out
 
     def _msg_iov(self, msg: Msghdr) -> list[int]:
         lens = self._iovec(evaluate(msg.iov))
@@ -536,6 +559,23 @@ class Syscalls:
             result = -1
         await self.end(sc, result)
 
+    async def sys_ioctl(self, sc: Syscall, args: tuple[Expr, ...]) -> None:
+        """syscall_ioctl: ``ioctl(fd, cmd)`` or ``ioctl(fd, cmd, [int])``, the int compared after."""
+        if len(args) not in (2, 3):
+            raise CallError(f"ioctl expected 2-3 args but got {len(args)}")
+        _, s = self.sock(args)
+        cmd = self.s32(args[1])
+        want = self.bracketed(args[2]) if len(args) == 3 else None
+        got = 0
+        try:
+            got = s.ioctl(cmd & U32)
+            result = 0
+        except OSError as e:
+            result = self.fail(e)
+        await self.end(sc, result)
+        if want is not None and result == 0 and got != want:
+            raise CallError(f"Bad ioctl optval: expected: {want} actual: {got}")
+
     async def sys_close(self, sc: Syscall, args: tuple[Expr, ...]) -> None:
         self.count(args, 1)
         r = self.rec(self.s32(args[0]))
@@ -632,6 +672,26 @@ class Syscalls:
             if g != want:
                 raise CallError(f"Expected revents of {poll_flags(want)} but got {poll_flags(g)} "
                                 f"for pollfd {i}")
+
+
+def cmsg_expect_eq(want: list[tuple[int, int, bytes]], got: list[tuple[int, int, bytes]]) -> None:
+    """cmsg_expect_eq: level, type, length and bytes of each message, in order, with its messages."""
+    for i, ((wl, wt, wd), (gl, gt, gd)) in enumerate(zip(want, got, strict=False)):
+        if gl != wl:
+            raise CallError(f"Bad level in cmsg {i}: expected={wl} actual={gl}")
+        if gt != wt:
+            raise CallError(f"Bad type in cmsg {i}: expected={wt} actual={gt}")
+        if len(gd) != len(wd):
+            raise CallError(f"Bad len in cmsg {i}: expected={CMSG_HDR_LEN + len(wd)} "
+                            f"actual={CMSG_HDR_LEN + len(gd)}")
+        if gd != wd:
+            ev = struct.unpack("=i", wd)[0] if len(wd) == 4 else wd.hex()
+            av = struct.unpack("=i", gd)[0] if len(gd) == 4 else gd.hex()
+            raise CallError(f"Bad data in cmsg {i}: expected={ev} actual={av}")
+    if len(got) > len(want):
+        raise CallError(f"received more than {len(want)} cmsgs")
+    if len(got) < len(want):
+        raise CallError(f"received only {len(got)} cmsgs")
 
 
 _POLL_NAMES = (("POLLIN", 0x1), ("POLLPRI", 0x2), ("POLLOUT", 0x4), ("POLLERR", 0x8), ("POLLHUP", 0x10),
