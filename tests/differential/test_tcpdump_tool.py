@@ -222,7 +222,7 @@ def test_lab_host_names_resolve_in_filters(captures: dict[str, Path]) -> None:
     assert rc == rc2 == 0 and by_name == by_addr and by_name.count("\n") > 3
 
 
-# wire/pretty.py does not yet print tcpdump's "ICMP Multi-Part extension" line that -v adds after a
+# wire/pretty/ does not yet print tcpdump's "ICMP Multi-Part extension" line that -v adds after a
 # 576-byte ICMP error (RFC 4884 probing in print-icmp.c): the -v forms skip the files holding the
 # lab's fragmentation-needed error, and test_verbose_multipart_extension_line tracks the gap.
 MULTIPART = {"h1-eth0.pcap", "r-eth0.pcap", "td-h1-eth0.pcap"}
@@ -240,7 +240,7 @@ def test_whole_file_forms_match_tcpdump(captures: dict[str, Path], opts: str) ->
 
 
 @needs_tcpdump
-@pytest.mark.xfail(strict=True, reason="pretty.py lacks print-icmp.c's multi-part extension line")
+@pytest.mark.xfail(strict=True, reason="wire/pretty/ip.py lacks print-icmp.c's multi-part extension line")
 def test_verbose_multipart_extension_line(captures: dict[str, Path]) -> None:
     same(f"-nn -v -r {captures['h1-eth0.pcap']} icmp[0] = 3 and icmp[1] = 4")
 
