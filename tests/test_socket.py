@@ -371,6 +371,9 @@ def test_sockstat_counts():
     assert lines[2] == "UDP: inuse 1 mem 0"
     assert lines[4] == "RAW: inuse 0"
     assert [ln.split(":")[0] for ln in lines] == ["sockets", "TCP", "UDP", "UDPLITE", "RAW", "FRAG"]
+    from tuxnet.tools import run_command
+
+    assert run_command(h1, "cat /proc/net/sockstat") == (0, text)  # the file operators read
 
 
 # ------------------------------------------------------------------ asyncio datagram endpoints

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
+from tuxnet.procfs import register_proc_file
 from tuxnet.sock import constants as _constants
 from tuxnet.sock.af_inet import ProtoOps, SockAddr, inet_create
 from tuxnet.sock.constants import *  # noqa: F403  (re-exported: tuxnet.socket.AF_INET, ...)
@@ -680,6 +681,9 @@ def proc_net_sockstat(ns: Namespace) -> str:
             f"UDPLITE: inuse 0\n"
             f"RAW: inuse {raw.inuse if raw else 0}\n"
             f"FRAG: inuse {frag_inuse} memory {frag_mem}\n")
+
+
+register_proc_file("/proc/net/sockstat", proc_net_sockstat)
 
 
 __all__ = ["Socket", "SocketTable", "WaitQueue", "Cred", "sock_recv", "sock_recvfrom", "sock_recv_into",

@@ -317,3 +317,20 @@ def test_real_iperf3_json_key_tree():
             srv.wait()
         for n in (na, nb):
             subprocess.run(["ip", "netns", "del", n], capture_output=True)
+
+
+def test_daemon_server_detaches():
+    """-D: the command returns at once with no output (iperf_daemon) and the server keeps serving."""
+    lab = Lab(3)
+    a = lab.add_host("a")
+    b = lab.add_host("b")
+    da, db = lab.add_link(a, "eth0", b, "eth0", impair={"delay": "1ms", "rate": "100mbit"})
+    a.devinet.add(da, ip_aton("10.0.0.1"), 24)
+    b.devinet.add(db, ip_aton("10.0.0.2"), 24)
+    lab.run(0)
+    assert run_command(b, "iperf3 -s -D") == (0, "")
+    _, listening = run_command(b, "ss -Htln")
+    assert "0.0.0.0:5201" in listening
+    for _ in range(2):  # not a one-off server
+        rc, out = run_command(a, "iperf3 -c 10.0.0.2 -n 1M")
+        assert rc == 0 and out.rstrip().endswith("iperf Done."), out

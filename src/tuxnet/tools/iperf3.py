@@ -3,8 +3,9 @@ iperf_client_api.c, iperf_server_api.c, iperf_locale.c, units.c of esnet/iperf).
 
 Guarantees:
 - Server ``-s [-p PORT] [-1] [-D] [-i N] [-J]``; client ``-c HOST [-p PORT] [-t SECS] [-n BYTES[KMG]]
-  [-R] [-C ALGO] [-P N] [-i SECS] [-J] [-l LEN[KMG]] [-w SIZE[KMG]]``. ``-D`` is accepted and the
-  server stays in the foreground (run it as a background job: ``iperf3 -s &``). UDP (``-u``) is
+  [-R] [-C ALGO] [-P N] [-i SECS] [-J] [-l LEN[KMG]] [-w SIZE[KMG]]``. ``-D`` detaches the server as
+  iperf_daemon does: the command returns at once and the server serves until the lab ends (as a
+  job the shell can stop instead: ``iperf3 -s &``). UDP (``-u``) is
   not implemented and says so.
 - The protocol is iperf3's: the client sends a 37-byte cookie (36 chars of ``a-z2-7`` + NUL) on the
   control connection; one-byte states (PARAM_EXCHANGE 9, CREATE_STREAMS 10, TEST_START 1,
@@ -36,6 +37,7 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import struct
@@ -170,7 +172,7 @@ def cjson(v: Any, depth: int = 0) -> str:
 # ---------------------------------------------------------------------------------- settings
 class Settings:
     __slots__ = ("role", "host", "port", "duration", "bytes", "reverse", "congestion", "parallel",
-                 "interval", "json", "blksize", "window", "one_off")
+                 "interval", "json", "blksize", "window", "one_off", "daemon")
 
     def __init__(self) -> None:
         self.role = ""
@@ -186,6 +188,7 @@ class Settings:
         self.blksize = DEFAULT_BLKSIZE
         self.window = 0
         self.one_off = False
+        self.daemon = False
 
 
 _WITH_ARG = {"p": "port", "c": "client", "t": "time", "n": "bytes", "C": "congestion", "P": "parallel",
@@ -251,6 +254,7 @@ def parse_args(argv: list[str]) -> Settings | str:
         raise IperfError("error - UDP tests are not implemented in tuxnet's iperf3\n")
     s.host = opts.get("c", "")
     s.one_off = "1" in opts
+    s.daemon = "D" in opts
     s.json = "J" in opts
     s.reverse = "R" in opts
     s.congestion = opts.get("C", "")
@@ -869,6 +873,14 @@ async def _serve_one(t: Test, ns: Namespace, lsock: Socket) -> None:
 
 
 # ---------------------------------------------------------------------------------- entry
+def _daemons(ns: Namespace) -> set[asyncio.Task[int]]:
+    """The namespace's detached iperf3 servers (held so their tasks are not collected)."""
+    d = getattr(ns, "iperf3_daemons", None)
+    if d is None:
+        d = ns.iperf3_daemons = set()  # type: ignore[attr-defined]
+    return d
+
+
 async def main(ns: Namespace, argv: list[str], out: TextIO, err: TextIO) -> int:
     try:
         s = parse_args(argv)
@@ -878,6 +890,13 @@ async def main(ns: Namespace, argv: list[str], out: TextIO, err: TextIO) -> int:
         pid = alloc_pid(ns)
         if s.role == "c":
             return await run_client(ns, s, out, pid)
+        if s.daemon:
+            # iperf_daemon: the server detaches and the command returns at once; its reports go
+            # where a daemon's go (nowhere here: no --logfile), and it serves until the lab ends
+            daemon = ns.loop.create_task(run_server(ns, s, io.StringIO(), pid))
+            _daemons(ns).add(daemon)
+            daemon.add_done_callback(_daemons(ns).discard)
+            return 0
         return await run_server(ns, s, out, pid)
     except IperfError as e:
         err.write(f"iperf3: {e}")
