@@ -236,6 +236,8 @@ def run_command(ns: Namespace, cmdline: str, *, timeout: float | None = None) ->
         num = max(jobs, default=0) + 1
         jbuf = io.StringIO()
         task = ns.loop.create_task(run_argv(ns, argv, jbuf, jbuf))
+        # a job still running when the lab is dropped is a server left up, not a lost task
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
         jobs[num] = Job(num, cmdline.strip(), task, jbuf)
         # let the job start (a capture must be listening before the next command sends)
         ns.loop.run_until(ns.loop.now_ns)

@@ -894,6 +894,7 @@ async def main(ns: Namespace, argv: list[str], out: TextIO, err: TextIO) -> int:
             # iperf_daemon: the server detaches and the command returns at once; its reports go
             # where a daemon's go (nowhere here: no --logfile), and it serves until the lab ends
             daemon = ns.loop.create_task(run_server(ns, s, io.StringIO(), pid))
+            daemon._log_destroy_pending = False  # type: ignore[attr-defined]  # it outlives the lab
             _daemons(ns).add(daemon)
             daemon.add_done_callback(_daemons(ns).discard)
             return 0
