@@ -284,7 +284,8 @@ class Socket:
     def accept(self) -> tuple[Socket, Any]:
         self._live()
         new = self.ops.accept(self, True)
-        return new, new.getpeername()
+        # __sys_accept4 asks getname(peer=2): a child reset before accept() still has its peer
+        return new, new._out_addr(new.ops.getname(new, 2))
 
     def getsockname(self) -> tuple[str, int]:
         self._live()

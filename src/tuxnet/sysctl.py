@@ -156,10 +156,22 @@ _NEIGH_GLOBAL: dict[str, Value] = {"gc_interval": 30, "gc_thresh1": 128, "gc_thr
 _ALIASES = {"net.ipv4.ip_forward": "net.ipv4.conf.all.forwarding"}
 
 
+def _strtol(text: str) -> int:
+    """proc_dointvec's number: simple_strtoul with base 0 (0x hex, a leading 0 octal), a sign."""
+    body = text[1:] if text[:1] in "+-" else text
+    if body[:2].lower() == "0x":
+        val = int(body[2:], 16)
+    elif len(body) > 1 and body[0] == "0":
+        val = int(body[1:], 8)
+    else:
+        val = int(body)
+    return -val if text[:1] == "-" else val
+
+
 class Sysctl:
     """One namespace's sysctl values. ``v`` is the plain dict for hot-path reads."""
 
-    __slots__ = ("v", "_watchers")
+    __slots__ = ("v", "_watchers", "_validators")
 
     def __init__(self) -> None:
         self.v: dict[str, Value] = dict(_CORE)
@@ -170,6 +182,7 @@ class Sysctl:
         for k, val in _NEIGH_GLOBAL.items():
             self.v[f"net.ipv4.neigh.default.{k}"] = val
         self._watchers: dict[str, list[Callable[[str, Value], None]]] = {}
+        self._validators: dict[str, Callable[[str], Value]] = {}
 
     def _add_conf(self, scope: str, src: str | None = None) -> None:
         for k, val in _CONF.items():
@@ -225,6 +238,10 @@ class Sysctl:
     def watch(self, key: str, fn: Callable[[str, Value], None]) -> None:
         self._watchers.setdefault(key, []).append(fn)
 
+    def validate(self, key: str, fn: Callable[[str], Value]) -> None:
+        """A string key's own proc handler: ``fn(text)`` returns the value to store or raises OSError."""
+        self._validators[key] = fn
+
     @staticmethod
     def path_of(key: str) -> str:
         return "/proc/sys/" + key.replace(".", "/")
@@ -252,9 +269,11 @@ class Sysctl:
                         int(self.v["net.ipv4.ip_unprivileged_port_start"]) <= new[0] <= new[1] <= 65535):  # type: ignore[call-overload]
                     raise ValueError
             elif isinstance(cur, int):
-                new = int(str(text).strip())
+                new = _strtol(str(text).strip())
                 if key == "net.ipv4.tcp_congestion_control":
                     raise ValueError
+            elif key in self._validators:
+                new = self._validators[key](str(text).strip())
             else:
                 new = str(text).strip()
                 if key == "net.ipv4.tcp_congestion_control" and new not in str(

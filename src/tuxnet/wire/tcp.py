@@ -37,6 +37,9 @@ from .errors import WireError
 __all__ = [
     "MAX_TCP_OPTION_SPACE",
     "TCPOPT_EOL",
+    "TCPOPT_EXP",
+    "TCPOPT_FASTOPEN",
+    "TCPOPT_FASTOPEN_MAGIC",
     "TCPOPT_MSS",
     "TCPOPT_NOP",
     "TCPOPT_SACK",
@@ -46,6 +49,7 @@ __all__ = [
     "TcpFlags",
     "TcpHeader",
     "TcpOptEol",
+    "TcpOptFastopen",
     "TcpOptMss",
     "TcpOptNop",
     "TcpOptSack",
@@ -68,6 +72,9 @@ TCPOPT_WINDOW = 3
 TCPOPT_SACK_PERM = 4
 TCPOPT_SACK = 5
 TCPOPT_TIMESTAMP = 8
+TCPOPT_FASTOPEN = 34  # RFC 7413
+TCPOPT_EXP = 254  # RFC 6994 experimental option; Fast Open's pre-RFC form with magic 0xF989
+TCPOPT_FASTOPEN_MAGIC = 0xF989
 MAX_TCP_OPTION_SPACE = 40
 _IPPROTO_TCP = 6
 
@@ -218,6 +225,29 @@ class TcpOptTimestamp(TcpOption):
         return _OPT_TS.pack(TCPOPT_TIMESTAMP, 10, self[0], self[1])
 
 
+class TcpOptFastopen(TcpOption):
+    """TCP Fast Open cookie (RFC 7413: kind 34, length 2 + cookie), or its experimental form (kind 254,
+    magic 0xF989, length 4 + cookie) when ``exp``.  An empty cookie is a cookie request.  The cookie's
+    length is not judged here (tcp_parse_fastopen_option does: 4..16 bytes, even)."""
+
+    __slots__ = ()
+    _fields = ("cookie", "exp")
+    cookie = property(itemgetter(0))
+    exp = property(itemgetter(1))
+
+    def __new__(cls, cookie: bytes = b"", exp: bool = False) -> Self:
+        return tuple.__new__(cls, (bytes(cookie), bool(exp)))
+
+    @property
+    def kind(self) -> int:  # type: ignore[override]
+        return TCPOPT_EXP if self[1] else TCPOPT_FASTOPEN
+
+    def pack(self) -> bytes:
+        if self[1]:
+            return bytes((TCPOPT_EXP, 4 + len(self[0]), 0xF9, 0x89)) + self[0]
+        return bytes((TCPOPT_FASTOPEN, 2 + len(self[0]))) + self[0]
+
+
 class TcpOptUnknown(TcpOption):
     """Any other option, or a known kind with a length Linux ignores; re-emitted as is."""
 
@@ -272,6 +302,10 @@ def parse_tcp_options(raw: bytes | bytearray | memoryview) -> tuple[TcpOption, .
             out.append(_SACK_PERM)
         elif kind == TCPOPT_SACK and size >= 10 and not (size - 2) & 7:
             out.append(TcpOptSack([_SACK_BLOCK.unpack_from(raw, j) for j in range(i + 2, i + size, 8)]))
+        elif kind == TCPOPT_FASTOPEN:
+            out.append(TcpOptFastopen(bytes(raw[i + 2 : i + size])))
+        elif kind == TCPOPT_EXP and size >= 4 and raw[i + 2] == 0xF9 and raw[i + 3] == 0x89:
+            out.append(TcpOptFastopen(bytes(raw[i + 4 : i + size]), True))
         else:
             out.append(TcpOptUnknown(kind, bytes(raw[i + 2 : i + size])))
         i += size
@@ -290,13 +324,15 @@ def encode_tcp_options(options: Iterable[TcpOption]) -> bytes:
 
 
 def linux_syn_options(
-    mss: int, sack: bool = True, ts: tuple[int, int] | None = None, wscale: int | None = None
+    mss: int, sack: bool = True, ts: tuple[int, int] | None = None, wscale: int | None = None,
+    fastopen: TcpOptFastopen | None = None,
 ) -> tuple[TcpOption, ...]:
     """The options of a Linux SYN or SYN-ACK, in tcp_options_write()'s order and alignment.
 
     MSS; then with timestamps either SACK_PERM + TIMESTAMP (12 bytes) or NOP, NOP, TIMESTAMP;
-    then, without timestamps, NOP, NOP, SACK_PERM; then NOP, WSCALE.  Verified against SYNs
-    captured from Linux 6.18 on a veth pair (tests/wire/golden/veth_basic.pcap).
+    then, without timestamps, NOP, NOP, SACK_PERM; then NOP, WSCALE; then the Fast Open cookie,
+    followed by NOP, NOP when its length is 2 modulo 4.  Verified against SYNs captured from
+    Linux 6.18 on a veth pair (tests/wire/golden/veth_basic.pcap).
     """
     opts: list[TcpOption] = [TcpOptMss(mss)]
     if ts is not None:
@@ -306,6 +342,10 @@ def linux_syn_options(
         opts += (_NOP, _NOP, _SACK_PERM)
     if wscale is not None:
         opts += (_NOP, TcpOptWscale(wscale))
+    if fastopen is not None:
+        opts.append(fastopen)
+        if len(fastopen.pack()) & 3 == 2:
+            opts += (_NOP, _NOP)
     return tuple(opts)
 
 

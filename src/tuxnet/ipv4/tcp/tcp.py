@@ -33,7 +33,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_input, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_fastopen, tcp_input, tcp_output, tcp_timer
 from tuxnet.ipv4.tcp.tcp_sock import (
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
@@ -151,7 +151,7 @@ def tcp_poll(tp: TcpSock) -> int:
         mask |= EPOLLHUP
     if shutdown & RCV_SHUTDOWN:
         mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP
-    if state != TCP_SYN_SENT and state != TCP_SYN_RECV:
+    if state != TCP_SYN_SENT and (state != TCP_SYN_RECV or tp.fastopen_rsk is not None):
         target = max(tp.sk_rcvlowat, 1)
         if tp.urg_data and tp.urg_seq == tp.copied_seq and not tp.sock_flag("SOCK_URGINLINE"):
             target += 1
@@ -264,6 +264,13 @@ def tcp_disconnect(tp: TcpSock) -> None:
     tp.rx_opt.ts_recent = tp.rx_opt.ts_recent_stamp = 0
     tp.sk_dst = None
     cong.tcp_cleanup_congestion_control(tp)
+    # the Fast Open fields
+    if tp.fastopen_rsk is not None:
+        tcp_fastopen.reqsk_fastopen_remove(tp, tp.fastopen_rsk, False)
+    tp.fastopen_req = None
+    tp.defer_connect = False
+    tp.fastopen_client_fail = 0
+    tp.syn_data_acked = False
     tp.sk_state_change()
 
 
@@ -312,8 +319,9 @@ def tcp_push(tp: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
 def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
     """Copy ``data`` into the write queue as far as the send buffer allows; push; return bytes taken."""
     st = tp.sk_state
-    if st not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT):
-        # sk_stream_wait_connect
+    passive_fastopen = st == TCP_SYN_RECV and tp.fastopen_rsk is not None
+    if st not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and not passive_fastopen:
+        # sk_stream_wait_connect (a passive Fast Open socket may send before the handshake ends)
         if tp.sk_err:
             raise oserror(sock_error(tp))
         if st not in (TCP_SYN_SENT, TCP_SYN_RECV):

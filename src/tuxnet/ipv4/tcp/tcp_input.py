@@ -28,7 +28,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_ecn, tcp_output
+from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_ecn, tcp_fastopen, tcp_output
 from tuxnet.ipv4.tcp.tcp_flags import FLAG_DATA, FLAG_NO_CHALLENGE_ACK, FLAG_SLOWPATH, FLAG_UPDATE_TS_RECENT
 from tuxnet.ipv4.tcp.tcp_minisocks import ktime_get_seconds
 from tuxnet.ipv4.tcp.tcp_sock import (
@@ -252,6 +252,8 @@ def tcp_clear_xmit_timers(tp: TcpSock) -> None:
 def tcp_done(tp: TcpSock) -> None:
     if tp.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV):
         tp.ns.mib.tcp.AttemptFails += 1
+    if tp.fastopen_rsk is not None:
+        tcp_fastopen.reqsk_fastopen_remove(tp, tp.fastopen_rsk, False)
     tcp_set_state(tp, TCP_CLOSE)
     tcp_clear_xmit_timers(tp)
     tp.sk_shutdown = SHUTDOWN_MASK
@@ -697,6 +699,13 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
         return 0
     tp.tcp_mstamp_refresh()
     tp.rx_opt.saw_tstamp = False
+    req = tp.fastopen_rsk
+    if (req is not None and flags & (TCPHDR_SYN | TCPHDR_RST | TCPHDR_ACK) == TCPHDR_SYN
+            and cb.seq == req.rcv_isn):
+        # tcp_check_req for a Fast Open child: a retransmitted SYN gets the SYN-ACK again
+        tp.net.tcp_rtx_synack(req, tp)
+        ns.consume_skb(skb)
+        return 0
     if not flags & (TCPHDR_ACK | TCPHDR_RST | TCPHDR_SYN):
         tcp_drop(tp, skb, SkbDropReason.TCP_FLAGS)
         return 0
@@ -718,13 +727,16 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
     if st == TCP_SYN_RECV:
         tp.delivered += 1  # the SYN-ACK's delivery is not tracked in tcp_ack
         if not tp.srtt_us:
-            tcp_ack.tcp_synack_rtt_meas(tp, tp.req)
+            tcp_ack.tcp_synack_rtt_meas(tp, tp.req or tp.fastopen_rsk)
         from tuxnet.ipv4.tcp import tcp_recovery
 
-        tcp_recovery.tcp_try_undo_spurious_syn(tp)
-        tp.retrans_stamp = 0
-        tcp_init_transfer(tp)
-        tp.copied_seq = tp.rcv_nxt
+        if tp.fastopen_rsk is not None:
+            tcp_rcv_synrecv_state_fastopen(tp)
+        else:
+            tcp_recovery.tcp_try_undo_spurious_syn(tp)
+            tp.retrans_stamp = 0
+            tcp_init_transfer(tp)
+            tp.copied_seq = tp.rcv_nxt
         tcp_set_state(tp, TCP_ESTABLISHED)
         tp.sk_state_change()
         tp.snd_una = cb.ack_seq
@@ -781,6 +793,20 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
     if not queued:
         ns.consume_skb(skb)
     return 0
+
+
+def tcp_rcv_synrecv_state_fastopen(tp: TcpSock) -> None:
+    """The ACK completing a Fast Open child's handshake: the request is no longer needed, and the
+    retransmit timer now guards the data sent meanwhile."""
+    if tp.icsk_ca_state == cong.TCP_CA_Loss and not tp.packets_out:
+        from tuxnet.ipv4.tcp import tcp_recovery
+
+        tcp_recovery.tcp_try_undo_recovery(tp)
+    tp.icsk_retransmits = 0
+    if not tp.packets_out or tp.icsk_ca_state == cong.TCP_CA_Open:
+        tp.retrans_stamp = 0  # tcp_retrans_stamp_cleanup
+    tcp_fastopen.reqsk_fastopen_remove(tp, tp.fastopen_rsk, False)
+    tcp_ack.tcp_rearm_rto(tp)
 
 
 def _fin_wait1_orphan(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int | None:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import cong, syncookies, tcp_ctl, tcp_ecn, tcp_output
+from tuxnet.ipv4.tcp import cong, syncookies, tcp_ctl, tcp_ecn, tcp_fastopen, tcp_output
 from tuxnet.ipv4.tcp.tcp_minisocks import (
     TCP_TW_ACK,
     TCP_TW_RST,
@@ -129,7 +129,7 @@ class TcpNet(TcpPorts):
 
     __slots__ = ("ns", "ehash", "lhash", "bhash", "isn_key", "ts_key", "cookie_key", "port_key",
                  "table_perturb", "tw_count", "orphan_count", "challenge_timestamp", "challenge_count",
-                 "sockets", "last_oow_ack_time")
+                 "sockets", "last_oow_ack_time", "fastopen")
 
     def __init__(self, ns: Namespace) -> None:
         self.ns = ns
@@ -150,6 +150,7 @@ class TcpNet(TcpPorts):
         self.challenge_count = 0
         self.sockets: set[TcpSock] = set()  # every full socket that is hashed or bound (for /proc)
         self.last_oow_ack_time = 0
+        self.fastopen = tcp_fastopen.FastopenNet(ns)
         ip = getattr(ns, "ip", None)
         if ip is not None:
             ip.register_protocol(IPPROTO_TCP, self.tcp_v4_rcv, self.tcp_v4_err)
@@ -329,7 +330,8 @@ class TcpNet(TcpPorts):
         self.tcp_v4_send_ack(cb, seq, req.rcv_nxt, tcp_synack_window(req) >> req.rcv_wscale, tsval,
                              req.ts_recent, 0, cb.ip_dsfield)
 
-    def tcp_v4_send_synack(self, listener: TcpSock, req: RequestSock, cookie_ts: int | None = None) -> int:
+    def tcp_v4_send_synack(self, listener: TcpSock, req: RequestSock, cookie_ts: int | None = None,
+                           foc: tcp_fastopen.FastopenCookie | None = None) -> int:
         """tcp_make_synack + ip_build_and_send_pkt (DF, IP ID 0)."""
         ns = self.ns
         try:
@@ -353,7 +355,14 @@ class TcpNet(TcpPorts):
             ts = (tsval, req.ts_recent)
         from tuxnet.wire.tcp import linux_syn_options
 
-        opts = linux_syn_options(mss, bool(req.sack_ok), ts, req.rcv_wscale if req.wscale_ok else None)
+        fo_opt = None
+        if foc is not None and foc.len >= 0:
+            # tcp_synack_options: the cookie goes in when it fits after MSS, TS/SACK and WSCALE
+            used = 4 + (4 if req.wscale_ok else 0) + (12 if ts else 4 if req.sack_ok else 0)
+            if tcp_fastopen.MAX_TCP_OPTION_SPACE - used >= foc.option_space():
+                fo_opt = foc.option()
+        opts = linux_syn_options(mss, bool(req.sack_ok), ts, req.rcv_wscale if req.wscale_ok else None,
+                                 fo_opt)
         flags = TCPHDR_SYN | TCPHDR_ACK | (0x40 if req.ecn_ok else 0)
         hdr = TcpHeader(req.ir_num, req.ir_rmt_port, req.snt_isn, req.rcv_nxt, flags,
                         min(req.rsk_rcv_wnd, 65535), 0, 0, opts)
@@ -361,11 +370,13 @@ class TcpNet(TcpPorts):
         return tcp_output.ip_send_tcp(ns, req.ir_loc_addr, req.ir_rmt_addr, hdr, rt=rt, tos=listener.tos,
                                       ttl=listener.ttl or None, mark=req.ir_mark, ip_id=0)
 
-    def tcp_rtx_synack(self, req: RequestSock) -> int:
+    def tcp_rtx_synack(self, req: RequestSock, child: TcpSock | None = None) -> int:
         ns = self.ns
         ns.mib.tcp.RetransSegs += 1
         ns.mib.tcpext.TCPSynRetrans += 1
         req.num_retrans += 1
+        if child is not None:
+            child.total_retrans += 1  # a passive Fast Open socket counts its SYN-ACK retransmits
         return self.tcp_v4_send_synack(req.listener, req)
 
     # ------------------------------------------------------------------ connection requests
@@ -439,6 +450,18 @@ class TcpNet(TcpPorts):
                                                              req.snd_wscale, bool(req.sack_ok), False)
         req.snt_isn = isn
         tcp_openreq_init_rwin(req, sk, rt)
+        foc = tcp_fastopen.FastopenCookie()
+        if not want_cookie:
+            foc = tcp_fastopen.parse_fastopen_option(cb)
+            fastopen_sk = tcp_fastopen.tcp_try_fastopen(sk, skb, cb, req, foc, rt)
+            if fastopen_sk is not None:
+                # the child goes straight into the accept queue, its SYN data already queued
+                self.tcp_v4_send_synack(sk, req, None, foc)
+                sk.icsk_accept_queue.append(fastopen_sk)
+                sk.sk_ack_backlog += 1
+                sk.sk_data_ready()
+                ns.consume_skb(skb)
+                return None
         if not want_cookie:
             req.timeout = TCP_TIMEOUT_INIT
             # inet_csk_reqsk_queue_hash_add
@@ -447,7 +470,7 @@ class TcpNet(TcpPorts):
             sk.syn_queue_len += 1
             sk.syn_queue_young += 1
             req.rsk_timer.reset(ns.loop.now_ns + req.timeout * NSEC_PER_JIFFY)
-        self.tcp_v4_send_synack(sk, req, cookie_ts)
+        self.tcp_v4_send_synack(sk, req, cookie_ts, foc)
         ns.consume_skb(skb)
         return None
 

@@ -99,7 +99,7 @@ class RequestSock:
                  "tstamp_ok", "sack_ok", "wscale_ok", "snd_wscale", "rcv_wscale", "rsk_rcv_wnd",
                  "rsk_window_clamp", "num_timeout", "num_retrans", "timeout", "acked", "last_oow_ack_time",
                  "snt_tsval_first", "snt_tsval_last", "ecn_ok", "syn_tos", "rsk_timer", "syncookie",
-                 "linked", "ir_mark")
+                 "linked", "ir_mark", "tfo_listener")
 
     def __init__(self, listener: TcpSock, net: TcpNet) -> None:
         self.listener = listener
@@ -137,6 +137,7 @@ class RequestSock:
         self.syncookie = False
         self.linked = False
         self.ir_mark = 0
+        self.tfo_listener = False
 
     def key(self) -> tuple[int, int, int, int]:
         return (self.ir_loc_addr, self.ir_num, self.ir_rmt_addr, self.ir_rmt_port)
@@ -289,7 +290,8 @@ def tcp_create_openreq_child(net: TcpNet, listener: TcpSock, req: RequestSock, c
     newtp = TcpSock(ns, net)
     newtp.sk_state = TCP_SYN_RECV
     # inherited from the listener (sock_copy)
-    for attr in ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_rcvlowat", "sk_lingertime", "sk_mark",
+    for attr in ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_reuse", "sk_reuseport", "sk_rcvlowat",
+                 "sk_lingertime", "sk_mark",
                  "sk_priority", "sk_bound_dev_if", "tos", "ttl", "pmtudisc", "nonagle", "keepalive_time",
                  "keepalive_intvl", "keepalive_probes", "linger2", "icsk_user_timeout", "icsk_syn_retries",
                  "window_clamp_user", "notsent_lowat", "icsk_rto_min", "recvmsg_inq"):

@@ -12,7 +12,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import tcp_input, tcp_sockopt
+from tuxnet.ipv4.tcp import tcp_fastopen, tcp_input, tcp_sockopt
 from tuxnet.ipv4.tcp.tcp import (
     SS_DISCONNECTING,
     sock_error,
@@ -198,11 +198,18 @@ class InetStreamOps(ProtoOps):
             tp.inet_sport = tp.inet_num
         net.lhash.setdefault(tp.inet_num, []).append(tp)
         net.sockets.add(tp)
+        fo = tcp_fastopen.sysctl_fastopen(sock.ns)
+        if (fo & tcp_fastopen.TFO_SERVER_WO_SOCKOPT1 and fo & tcp_fastopen.TFO_SERVER_ENABLE
+                and not tp.fastopen_max_qlen):
+            # every listener offers Fast Open, without the TCP_FASTOPEN option
+            tcp_fastopen.fastopen_queue_tune(tp, backlog)
+            net.fastopen.init_key_once()
 
-    def getname(self, sock: Socket, peer: bool) -> tuple[int, int]:
+    def getname(self, sock: Socket, peer: bool | int) -> tuple[int, int]:
+        """inet_getname; ``peer`` 2 is accept()'s question, answered even for a closed child."""
         tp: TcpSock = sock.sk
         if peer:
-            if not tp.inet_dport or (1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_SYN_SENT):
+            if not tp.inet_dport or ((1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_SYN_SENT) and peer == 1):
                 raise oserror(errno.ENOTCONN)
             return tp.inet_daddr, tp.inet_dport
         return tp.inet_rcv_saddr or tp.inet_saddr, tp.inet_sport

@@ -477,6 +477,10 @@ class TcpSock(CongState, SockWakeups):
         "pred_flags", "sk_cred", "sk_uid", "recverr", "freebind", "transparent", "bind_address_no_port",
         "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "hdrincl", "nodefrag",
         "sk_family", "sk_type", "sk_protocol", "recvmsg_inq",
+        # Fast Open (tcp_fastopen.py)
+        "fastopen_req", "fastopen_connect", "fastopen_no_cookie", "defer_connect", "syn_fastopen",
+        "syn_fastopen_exp", "syn_fastopen_ch", "syn_data_acked", "syn_fastopen_child", "fastopen_client_fail",
+        "fastopen_ctx", "fastopen_max_qlen", "fastopen_qlen",
     )  # fmt: skip
 
     def __init__(self, ns: Namespace, net: Any) -> None:
@@ -645,6 +649,19 @@ class TcpSock(CongState, SockWakeups):
         self.window_clamp_user = 0
         self.connect_waiters = 0
         self.fastopen_rsk: Any = None
+        self.fastopen_req: Any = None
+        self.fastopen_connect = False
+        self.fastopen_no_cookie = False
+        self.defer_connect = False
+        self.syn_fastopen = False
+        self.syn_fastopen_exp = False
+        self.syn_fastopen_ch = False
+        self.syn_data_acked = False
+        self.syn_fastopen_child = False
+        self.fastopen_client_fail = 0
+        self.fastopen_ctx: Any = None
+        self.fastopen_max_qlen = 0
+        self.fastopen_qlen = 0
         self.lingering = False
         # tsorted_sent_queue: sent segments in order of their last transmission (RACK)
         self.tsorted_sent_queue: OrderedDict[int, TcpSkb] = OrderedDict()

@@ -19,7 +19,7 @@ import struct
 from typing import Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import cong, tcp_data, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp import cong, tcp_data, tcp_fastopen, tcp_output, tcp_timer
 from tuxnet.ipv4.tcp.tcp_sock import (
     HZ,
     MAX_TCP_KEEPCNT,
@@ -57,15 +57,20 @@ TCP_INFO = 11
 TCP_QUICKACK = 12
 TCP_CONGESTION = 13
 TCP_USER_TIMEOUT = 18
+TCP_FASTOPEN = 23
 TCP_NOTSENT_LOWAT = 25
 TCP_INQ = 36
 TCP_CM_INQ = TCP_INQ  # the cmsg type tcp_recvmsg attaches when TCP_INQ is on
+TCP_FASTOPEN_CONNECT = 30
+TCP_FASTOPEN_KEY = 33
+TCP_FASTOPEN_NO_COOKIE = 34
 
 _INT = struct.Struct("=i")
 TCPI_OPT_TIMESTAMPS = 1
 TCPI_OPT_SACK = 2
 TCPI_OPT_WSCALE = 4
 TCPI_OPT_ECN = 8
+TCPI_OPT_SYN_DATA = 32
 
 # struct tcp_info (include/uapi/linux/tcp.h) as Linux 6.18 has it: 280 bytes, ending with the
 # AccECN counters (always 0 here: no ECN)
@@ -129,8 +134,11 @@ def tcp_get_info(tp: TcpSock) -> dict[str, int]:
         info["tcpi_wscale"] = (rx.rcv_wscale << 4) | rx.snd_wscale
     if tp.ecn_flags & 1:
         opts |= TCPI_OPT_ECN
+    if tp.syn_data_acked:
+        opts |= TCPI_OPT_SYN_DATA
     info["tcpi_options"] = opts
-    info["tcpi_flags"] = 1 if tp.rate_app_limited else 0
+    # tcpi_delivery_rate_app_limited:1, tcpi_fastopen_client_fail:2
+    info["tcpi_flags"] = (1 if tp.rate_app_limited else 0) | (tp.fastopen_client_fail & 3) << 1
     info["tcpi_unacked"] = tp.packets_out
     info["tcpi_sacked"] = tp.sacked_out
     info["tcpi_lost"] = tp.lost_out
@@ -203,6 +211,12 @@ def tcp_set_window_clamp(tp: TcpSock, val: int) -> None:
 
 
 def do_tcp_setsockopt(tp: TcpSock, optname: int, value: Any) -> None:
+    if optname == TCP_FASTOPEN_KEY:
+        key = bytes(value) if not isinstance(value, int) else b""
+        if len(key) not in (tcp_fastopen.TCP_FASTOPEN_KEY_LENGTH, 2 * tcp_fastopen.TCP_FASTOPEN_KEY_LENGTH):
+            raise oserror(errno.EINVAL)
+        tp.fastopen_ctx = tcp_fastopen.FastopenContext(key[:16], key[16:] or None)
+        return
     if optname == TCP_CONGESTION:
         if isinstance(value, int):
             raise oserror(errno.EINVAL)
@@ -292,6 +306,23 @@ def do_tcp_setsockopt(tp: TcpSock, optname: int, value: Any) -> None:
         if val > 1 or val < 0:
             raise oserror(errno.EINVAL)
         tp.recvmsg_inq = bool(val)
+    elif optname == TCP_FASTOPEN:
+        if val < 0 or not (1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_LISTEN):
+            raise oserror(errno.EINVAL)
+        tp.net.fastopen.init_key_once()
+        tcp_fastopen.fastopen_queue_tune(tp, val)
+    elif optname == TCP_FASTOPEN_CONNECT:
+        if val not in (0, 1):
+            raise oserror(errno.EINVAL)
+        if not tcp_fastopen.sysctl_fastopen(tp.ns) & tcp_fastopen.TFO_CLIENT_ENABLE:
+            raise oserror(errno.EOPNOTSUPP)
+        if tp.sk_state != TCP_CLOSE:
+            raise oserror(errno.EINVAL)
+        tp.fastopen_connect = bool(val)
+    elif optname == TCP_FASTOPEN_NO_COOKIE:
+        if val not in (0, 1) or not (1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_LISTEN):
+            raise oserror(errno.EINVAL)
+        tp.fastopen_no_cookie = bool(val)
     elif optname == TCP_INFO:
         raise oserror(errno.ENOPROTOOPT)
     else:
@@ -307,6 +338,10 @@ def do_tcp_getsockopt(tp: TcpSock, optname: int, buflen: int | None) -> int | by
         ops = tp.icsk_ca_ops
         name = (ops.name if ops is not None else "").encode().ljust(16, b"\0")
         return name[:buflen] if buflen is not None else name
+    if optname == TCP_FASTOPEN_KEY:
+        ctx = tcp_fastopen.tcp_fastopen_get_ctx(tp)
+        keys = b"".join(tcp_fastopen.key_to_bytes(k) for k in ctx.keys) if ctx is not None else b""
+        return keys[:buflen] if buflen is not None else keys
     if optname == TCP_MAXSEG:
         val = tp.mss_cache
         if tp.rx_opt.user_mss and (1 << tp.sk_state) & tcpf(TCP_CLOSE, TCP_LISTEN):
@@ -335,6 +370,12 @@ def do_tcp_getsockopt(tp: TcpSock, optname: int, buflen: int | None) -> int | by
         val = 0 if tp.inet_csk_in_pingpong_mode() else 1
     elif optname == TCP_USER_TIMEOUT:
         val = tp.icsk_user_timeout
+    elif optname == TCP_FASTOPEN:
+        val = tp.fastopen_max_qlen
+    elif optname == TCP_FASTOPEN_CONNECT:
+        val = int(tp.fastopen_connect)
+    elif optname == TCP_FASTOPEN_NO_COOKIE:
+        val = int(tp.fastopen_no_cookie)
     elif optname == TCP_NOTSENT_LOWAT:
         val = tp.notsent_lowat  # the per-socket value; 0 means the sysctl applies
         val = _INT.unpack(struct.pack("=I", val & U32))[0]

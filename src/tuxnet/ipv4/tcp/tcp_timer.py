@@ -165,6 +165,12 @@ def tcp_retransmit_timer(tp: TcpSock) -> None:
 
     ns = tp.ns
     v = ns.sysctl.v
+    if tp.fastopen_rsk is not None:
+        # a Fast Open child resends only its SYN-ACK until the handshake completes
+        from tuxnet.ipv4.tcp import tcp_fastopen
+
+        tcp_fastopen.tcp_fastopen_synack_timer(tp)
+        return
     if not tp.packets_out:
         return
     skb = tp.tcp_rtx_queue_head()

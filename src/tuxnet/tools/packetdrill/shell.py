@@ -14,8 +14,9 @@ a line, ``#`` comments, ``$((...))`` arithmetic, ``> /dev/null`` / ``2>&1`` / ``
   through ``TUXNET_PACKETDRILL_CORPUS``, else the same profile built in (``DEFAULTS_PROFILE``). The
   profile is applied leniently: keys tuxnet does not have are reported in the log and skipped.
 - ``/tmp/sysctl_restore_${PPID}.sh``: nothing to restore, every script gets a fresh namespace.
-- ``ip`` and ``tc`` run tuxnet's tools; ``ip tcp_metrics flush`` is a no-op (tuxnet caches no
-  metrics); ``ethtool -K tun0 <feature> off...`` succeeds (the device has no offloads).
+- ``ip`` and ``tc`` run tuxnet's tools; ``ip tcp_metrics flush`` empties the Fast Open cookie
+  cache (the only TCP metrics tuxnet keeps); ``ethtool -K tun0 <feature> off...`` succeeds (the
+  device has no offloads).
 - Anything else raises ``Unsupported``, as does a command that fails on tuxnet (the corpus scripts
   run cleanly on Linux, so a failure means a missing feature) unless its output is discarded
   (``> /dev/null``) or it belongs to the lenient defaults profile.
@@ -170,7 +171,8 @@ class Shell:
                 raise Unsupported(f"shell script {cmd} (not found)")
             return await self.run(_follow(path).read_text(), lenient=lenient, cwd=_follow(path).parent)
         if cmd == "ip" and words[1:3] == ["tcp_metrics", "flush"]:
-            return 0  # tuxnet keeps no TCP metrics cache
+            self.ns.tcp.fastopen.cache.clear()  # the only TCP metrics tuxnet keeps: Fast Open's
+            return 0
         if cmd == "ethtool" and len(words) >= 4 and words[1] == "-K" and set(words[4::2]) == {"off"}:
             return 0  # the device offers no offloads to turn off
         if cmd in ("ip", "tc"):

@@ -103,6 +103,38 @@ def _symbols() -> dict[str, int]:
 SYMBOLS = _symbols()
 
 
+
+_CESC = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39, "a": 7, "b": 8, "f": 12, "v": 11}
+
+
+def unescape_cstring(text: str) -> bytes:
+    """packetdrill's unescape_cstring_expression: C escapes (\\xHH, octal, \\n ...) in a string value."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\" or i + 1 == len(text):
+            out += c.encode("latin-1", "replace")
+            i += 1
+            continue
+        e = text[i + 1]
+        if e == "x":
+            j = i + 2
+            while j < len(text) and j < i + 4 and text[j] in "0123456789abcdefABCDEF":
+                j += 1
+            out.append(int(text[i + 2:j] or "0", 16) & 0xFF)
+            i = j
+        elif e in "01234567":
+            j = i + 1
+            while j < len(text) and j < i + 4 and text[j] in "01234567":
+                j += 1
+            out.append(int(text[i + 1:j], 8) & 0xFF)
+            i = j
+        else:
+            out.append(_CESC.get(e, ord(e) & 0xFF))
+            i += 2
+    return bytes(out)
+
 class CallError(Exception):
     """A check failed inside a system call: the text after ``runtime error in X call: ``."""
 
@@ -597,7 +629,7 @@ class Syscalls:
         if isinstance(v, Linger):
             raw = struct.pack("=ii", v.onoff, v.linger)
         elif isinstance(v, Str):
-            raw = v.value.encode("latin-1", "replace")
+            raw = unescape_cstring(v.value)
         elif isinstance(v, ListExpr):
             raw = struct.pack("=i", self.bracketed(v))
         else:
