@@ -123,6 +123,7 @@ MSG_CONFIRM = 0x800
 MSG_ERRQUEUE = 0x2000
 MSG_NOSIGNAL = 0x4000
 MSG_MORE = 0x8000
+MSG_FASTOPEN = 0x20000000
 
 # socket ioctls (uapi/asm-generic/ioctls.h, uapi/linux/sockios.h)
 SIOCINQ = FIONREAD = 0x541B

@@ -168,6 +168,9 @@ def tcp_poll(tp: TcpSock) -> int:
             mask |= EPOLLOUT | EPOLLWRNORM
         if tp.urg_data & TCP_URG_VALID:
             mask |= EPOLLPRI
+    elif state == TCP_SYN_SENT and tp.defer_connect:
+        # a deferred Fast Open connect: writable, so that write() sends the SYN with data
+        mask |= EPOLLOUT | EPOLLWRNORM
     if tp.sk_err:
         mask |= EPOLLERR
     return mask
@@ -210,6 +213,8 @@ def tcp_v4_connect(tp: TcpSock, daddr: int, dport: int) -> None:
     tp.tsoffset = net.secure_tcp_ts_off(tp.inet_saddr, tp.inet_daddr)
     tp.inet_id = ns.rng.getrandbits(16)
     tp.isn = tp.write_seq
+    if tcp_fastopen.tcp_fastopen_defer_connect(tp):
+        return  # TCP_FASTOPEN_CONNECT with a cookie: the first write sends the SYN with data
     err = tcp_ctl.tcp_connect(tp, rt)
     if err:
         tcp_input.tcp_set_state(tp, TCP_CLOSE)

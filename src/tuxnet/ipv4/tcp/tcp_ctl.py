@@ -274,11 +274,18 @@ def tcp_connect(tp: TcpSock, rt: object) -> int:
     tp.packets_out += 1
     tp.tcp_rtx_queue.append(skb)
     tp.highest_sack = skb
-    err = tcp_transmit_skb(tp, skb)
+    if tp.fastopen_req is not None:
+        from tuxnet.ipv4.tcp.tcp_fastopen import tcp_send_syn_data
+
+        err = tcp_send_syn_data(tp, skb)  # the SYN carries data (Fast Open)
+    else:
+        err = tcp_transmit_skb(tp, skb)
     if err == -errno.ECONNREFUSED:
         return err
     tp.snd_nxt = tp.write_seq
     tp.pushed_seq = tp.write_seq
+    if tp.sk_write_queue:  # SYN-data that could not be sent waits in the write queue
+        tp.snd_nxt = tp.pushed_seq = tp.sk_write_queue[0].seq
     tp.ns.mib.tcp.ActiveOpens += 1
     inet_csk_reset_xmit_timer(tp, ICSK_TIME_RETRANS, tp.icsk_rto, TCP_RTO_MAX)
     return 0

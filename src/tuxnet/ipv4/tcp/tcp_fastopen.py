@@ -201,7 +201,7 @@ class FastopenMetrics:
 
     def __init__(self) -> None:
         self.mss = 0
-        self.cookie = FastopenCookie()
+        self.cookie = FastopenCookie(length=0)
         self.syn_loss = 0
         self.last_syn_loss = 0
         self.try_exp = 0
@@ -447,7 +447,7 @@ def _metrics_key(tp: TcpSock) -> tuple[int, int]:
 
 def tcp_fastopen_cache_get(tp: TcpSock, mss: int) -> tuple[int, FastopenCookie]:
     tm = tp.net.fastopen.cache.get(_metrics_key(tp))
-    cookie = FastopenCookie()
+    cookie = FastopenCookie(length=0)  # no entry: ask for a cookie
     if tm is not None:
         if tm.mss:
             mss = tm.mss
@@ -586,3 +586,95 @@ def parse_fastopen_option(cb: TcpCb) -> FastopenCookie:
             foc.len = n
             foc.exp = opt.exp
     return foc
+
+
+# ---------------------------------------------------------------------------------------- active open
+def tcp_send_syn_data(tp: TcpSock, syn: Any) -> int:
+    """tcp_send_syn_data: with a cookie (or none needed), the SYN carries the first MSS-worth of data
+    (the MSS cached for the peer, less 40 bytes of option room); the data then sits in the
+    retransmit queue as its own segment after the pure SYN, so SYN retransmits carry no data and a
+    SYN-ACK acknowledging only the SYN gets the data again at once. Without a cookie, a plain SYN
+    asks for one. Fast Open options go on the first SYN only."""
+    from tuxnet.ipv4.tcp import tcp_output
+    from tuxnet.ipv4.tcp.tcp_sock import TCPHDR_ACK, TCPHDR_PSH, TcpSkb
+
+    fo = tp.fastopen_req
+    ns = tp.ns
+    ok, tp.rx_opt.mss_clamp = tcp_fastopen_cookie_check(tp, tp.advmss, fo.cookie)
+    if ok:
+        tp.rx_opt.mss_clamp = tcp_output.tcp_mss_clamp(tp, tp.rx_opt.mss_clamp)
+        tcp_output.tcp_sync_mss(tp, tp.icsk_pmtu_cookie)
+        space = tcp_output.__tcp_mtu_to_mss(tp, tp.icsk_pmtu_cookie) - MAX_TCP_OPTION_SPACE
+        space = max(0, min(space, fo.size))
+        data = fo.data[:space] if fo.data is not None else b""
+        if space == fo.size:
+            fo.data = None  # nothing left for after the handshake
+        fo.copied = space
+        syn_data = TcpSkb(syn.seq, syn.tcp_flags, data)
+        syn_data.overhead = tcp_output.TCP_SKB_OVERHEAD
+        # tcp_connect_queue_skb
+        tp.sk_wmem_queued += space + syn_data.overhead
+        tp.write_seq = syn_data.end_seq
+        tp.packets_out += 1
+        err = tcp_output.tcp_transmit_skb(tp, syn_data)
+        syn.skb_mstamp_ns = syn_data.skb_mstamp_ns
+        syn.first_tx_ns = syn_data.first_tx_ns
+        syn.tx = syn_data.tx
+        # the SYN+data went out; the queue keeps the data alone, after the pure SYN
+        syn_data.seq = (syn_data.seq + 1) & U32
+        syn_data.tcp_flags = TCPHDR_ACK | TCPHDR_PSH
+        if not err:
+            tp.syn_data = fo.copied > 0
+            tp.tcp_rtx_queue.append(syn_data)
+            ns.mib.tcpext.TCPOrigDataSent += 1
+            fo.cookie.len = -1
+            return 0
+        tp.sk_write_queue.append(syn_data)
+        tp.packets_out -= 1
+    if fo.cookie.len > 0:
+        fo.cookie.len = 0  # a plain SYN asks for a new cookie
+    err = tcp_output.tcp_transmit_skb(tp, syn)
+    if err:
+        tp.syn_fastopen = False
+    fo.cookie.len = -1  # no Fast Open option on SYN retransmits
+    return err
+
+
+def tcp_rcv_fastopen_synack(tp: TcpSock, skb: SkBuff, cb: TcpCb, cookie: FastopenCookie) -> bool:
+    """The SYN-ACK of a Fast Open connect: cache the cookie and the peer's MSS; True when data sent in
+    the SYN was not acknowledged (it is retransmitted now)."""
+    from tuxnet.ipv4.tcp import tcp_input, tcp_recovery
+
+    ns = tp.ns
+    data = tp.tcp_rtx_queue_head() if tp.syn_data else None
+    mss = tp.rx_opt.mss_clamp
+    if mss == tp.rx_opt.user_mss:
+        # the SYN-ACK's own MSS, before TCP_MAXSEG clamped it
+        opt = tcp_input.parse_options_into(tp.net, cb, mss_clamp=0, user_mss=0)
+        mss = opt.mss_clamp if opt is not None else 0
+    try_exp = 0
+    syn_drop = False
+    if not tp.syn_fastopen:
+        cookie.len = -1  # an unsolicited cookie is ignored
+    elif tp.total_retrans:
+        # the SYN timed out and this SYN-ACK has no cookie and acks no data: the SYN-data or its
+        # SYN-ACK was dropped
+        syn_drop = cookie.len < 0 and data is not None
+    elif cookie.len < 0 and not tp.syn_data:
+        # a cookie was asked for and none came: try the other option kind next time
+        try_exp = 2 if tp.syn_fastopen_exp else 1
+    tcp_fastopen_cache_set(tp, mss, cookie, syn_drop, try_exp)
+    if data is not None:
+        tp.fastopen_client_fail = TFO_SYN_RETRANSMITTED if tp.total_retrans else TFO_DATA_NOT_ACKED
+        for s in list(tp.tcp_rtx_queue):
+            tcp_recovery.tcp_mark_skb_lost(tp, s)
+        tcp_recovery.tcp_non_congestion_loss_retransmit(tp)
+        ns.mib.tcpext.TCPFastOpenActiveFail += 1
+        return True
+    tp.syn_data_acked = tp.syn_data
+    if tp.syn_data_acked:
+        ns.mib.tcpext.TCPFastOpenActive += 1
+        if tp.delivered > 1:
+            tp.delivered -= 1  # the SYN-data counted as two packets in tcp_ack
+    tcp_fastopen_add_skb(tp, skb, cb)
+    return False

@@ -567,6 +567,7 @@ def tcp_rcv_synsent_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
     rx = tp.rx_opt
     saved_clamp = rx.mss_clamp
     _parse(rx, cb, ns, estab=False)
+    foc = tcp_fastopen.parse_fastopen_option(cb)
     if rx.saw_tstamp and rx.rcv_tsecr:
         rx.rcv_tsecr = (rx.rcv_tsecr - tp.tsoffset) & U32
     flags = cb.tcp_flags
@@ -613,8 +614,12 @@ def tcp_rcv_synsent_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
         tcp_ctl.tcp_initialize_rcv_mss(tp)
         tp.copied_seq = tp.rcv_nxt
         tcp_finish_connect(tp)
+        fastopen_fail = bool(tp.syn_fastopen or tp.syn_data) and tcp_fastopen.tcp_rcv_fastopen_synack(
+            tp, skb, cb, foc)
         if not tp.sock_flag("SOCK_DEAD"):
             tp.sk_state_change()
+        if fastopen_fail:
+            return -1
         if tp.sk_write_pending or tp.defer_accept or tp.inet_csk_in_pingpong_mode():
             # save one ACK: data will follow soon
             tp.inet_csk_schedule_ack()

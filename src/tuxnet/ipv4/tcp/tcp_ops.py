@@ -12,7 +12,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import tcp_fastopen, tcp_input, tcp_sockopt
+from tuxnet.ipv4.tcp import tcp_ctl, tcp_fastopen, tcp_input, tcp_output, tcp_sockopt
 from tuxnet.ipv4.tcp.tcp import (
     SS_DISCONNECTING,
     sock_error,
@@ -52,6 +52,7 @@ from tuxnet.sock.constants import (
     AF_UNSPEC,
     IPPROTO_TCP,
     MSG_DONTWAIT,
+    MSG_FASTOPEN,
     SOCK_STREAM,
     SOL_IP,
     SS_CONNECTED,
@@ -116,35 +117,53 @@ class InetStreamOps(ProtoOps):
 
     def connect(self, sock: Socket, addr: SockAddr, nonblock: bool) -> None:
         """__inet_stream_connect (never sleeps: EINPROGRESS, then the result once known)."""
+        err = self.stream_connect(sock, addr, False)
+        if err:
+            raise oserror(-err)
+
+    def stream_connect(self, sock: Socket, addr: SockAddr | None, is_sendmsg: bool) -> int:
+        """__inet_stream_connect: 0 or a negative errno. A deferred Fast Open connect (TCP_FASTOPEN_CONNECT)
+        returns 0 at once; sendmsg's call finds it in progress (EINPROGRESS)."""
         tp: TcpSock = sock.sk
-        family, ip, port = addr
-        if family == AF_UNSPEC:
+        if addr is not None and addr[0] == AF_UNSPEC:
             tcp_disconnect(tp)
             sock.state = SS_UNCONNECTED
-            return
+            return 0
         if sock.state == SS_CONNECTED:
-            raise oserror(errno.EISCONN)
+            return -errno.EISCONN
         if sock.state == SS_CONNECTING:
-            err = errno.EALREADY
+            if tp.defer_connect:
+                err = -errno.EINPROGRESS if is_sendmsg else -errno.EISCONN
+            else:
+                err = -errno.EALREADY
         elif sock.state == SS_UNCONNECTED:
             if tp.sk_state != TCP_CLOSE:
-                raise oserror(errno.EISCONN)
+                return -errno.EISCONN
+            if addr is None:
+                return -errno.EINVAL
+            family, ip, port = addr
             if family != AF_INET:
-                raise oserror(errno.EAFNOSUPPORT)
-            tcp_v4_connect(tp, ip, port)
+                return -errno.EAFNOSUPPORT
+            try:
+                tcp_v4_connect(tp, ip, port)
+            except OSError as e:
+                return -(e.errno or errno.EINVAL)
             sock.state = SS_CONNECTING
-            err = errno.EINPROGRESS
+            if tp.defer_connect:
+                return 0
+            err = -errno.EINPROGRESS
         else:
-            raise oserror(errno.EINVAL)
+            return -errno.EINVAL
         if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV):
-            raise oserror(err)
+            return err
         if tp.sk_state == TCP_CLOSE:
             # closed by an RST, a timeout, an ICMP error: report it once
             e = sock_error(tp) or errno.ECONNABORTED
             sock.state = SS_UNCONNECTED
             tcp_disconnect(tp)
-            raise oserror(e)
+            return -e
         sock.state = SS_CONNECTED
+        return 0
 
     def accept(self, sock: Socket, nonblock: bool) -> Socket:
         """inet_accept / inet_csk_accept."""
@@ -263,9 +282,68 @@ class InetStreamOps(ProtoOps):
 
     def sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int) -> int:
         tp: TcpSock = sock.sk
+        copied_syn = 0
+        if flags & MSG_FASTOPEN or tp.defer_connect:
+            copied_syn = self.sendmsg_fastopen(sock, data, addr, flags)
+            if copied_syn < 0:
+                return -copied_syn  # EINPROGRESS with data in the SYN: that much was sent
+            data = data[copied_syn:]
         if sock.state == SS_CONNECTING and tp.sk_state == TCP_ESTABLISHED:
             sock.state = SS_CONNECTED
-        return tcp_sendmsg(tp, data, flags)
+        if copied_syn and not data:
+            return copied_syn
+        try:
+            return copied_syn + tcp_sendmsg(tp, data, flags)
+        except OSError:
+            if copied_syn:
+                return copied_syn
+            raise
+
+    def sendmsg_fastopen(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int) -> int:
+        """tcp_sendmsg_fastopen: connect with data in the SYN. Returns the bytes the SYN took once
+        connected, or minus them when the connect is still in progress (a non-blocking call returns
+        them); raises the connect's error otherwise. A blocking call (the facade never sleeps) raises
+        EINPROGRESS while the handshake runs, keeping its request, and picks up its result when
+        called again (inet_wait_for_connect)."""
+        tp: TcpSock = sock.sk
+        nonblock = not sock.blocking or bool(flags & MSG_DONTWAIT)
+        fo = tp.fastopen_req
+        if fo is not None and fo.waiting:
+            # the same blocking call, back after the handshake moved on
+            if (1 << tp.sk_state) & tcpf(TCP_SYN_SENT, TCP_SYN_RECV):
+                raise oserror(errno.EINPROGRESS)
+            fo.waiting = False
+            if fo.data is not None:
+                tp.sk_write_pending -= 1
+            err = self.stream_connect(sock, None, True)
+        else:
+            if (not tcp_fastopen.sysctl_fastopen(sock.ns) & tcp_fastopen.TFO_CLIENT_ENABLE
+                    or (addr is not None and addr[0] == AF_UNSPEC)):
+                raise oserror(errno.EOPNOTSUPP)
+            if fo is not None:
+                raise oserror(errno.EALREADY)  # another Fast Open is in progress
+            fo = tp.fastopen_req = tcp_fastopen.FastopenRequest(data)
+            if tp.defer_connect:
+                err = tcp_ctl.tcp_connect(tp, tcp_output.sk_dst_get(tp))
+                if err:
+                    tcp_input.tcp_set_state(tp, TCP_CLOSE)
+                    tp.inet_dport = 0
+            err = self.stream_connect(sock, addr, True)
+            if err == -errno.EINPROGRESS and not nonblock:
+                fo.waiting = True
+                if fo.data is not None:
+                    tp.sk_write_pending += 1  # the ACK of the SYN-ACK waits for the rest of the data
+                raise oserror(errno.EINPROGRESS)
+        copied = 0
+        if tp.fastopen_req is fo:
+            copied = fo.copied
+            tp.fastopen_req = None
+            tp.defer_connect = False
+        if err == -errno.EINPROGRESS and copied > 0:
+            return -copied
+        if err:
+            raise oserror(-err)
+        return copied
 
     def recvmsg(self, sock: Socket, bufsize: int, flags: int, nonblock: bool) -> RecvResult:
         return tcp_recvmsg(sock.sk, bufsize, flags, nonblock or bool(flags & MSG_DONTWAIT))

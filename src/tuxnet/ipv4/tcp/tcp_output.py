@@ -332,7 +332,14 @@ def tcp_syn_options(tp: TcpSock, skb_mstamp_ns: int) -> tuple:
     if v["net.ipv4.tcp_timestamps"]:
         ts = ((ts_ms(skb_mstamp_ns) + tp.tsoffset) & U32, tp.rx_opt.ts_recent)
     ws = tp.rx_opt.rcv_wscale if v["net.ipv4.tcp_window_scaling"] else None
-    return linux_syn_options(mss, bool(v["net.ipv4.tcp_sack"]), ts, ws)
+    sack = bool(v["net.ipv4.tcp_sack"])
+    fo = None
+    if tp.fastopen_req is not None:
+        from tuxnet.ipv4.tcp.tcp_fastopen import tcp_syn_fastopen_option
+
+        remaining = 40 - 4 - (12 if ts else 4 if sack else 0) - (4 if ws is not None else 0)
+        fo = tcp_syn_fastopen_option(tp, remaining)
+    return linux_syn_options(mss, sack, ts, ws, fo)
 
 
 def tcp_advertise_mss(tp: TcpSock) -> int:

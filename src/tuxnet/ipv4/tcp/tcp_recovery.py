@@ -652,7 +652,8 @@ def tcp_xmit_recovery(tp: TcpSock, rexmit: int) -> None:
 
 def tcp_simple_retransmit(tp: TcpSock) -> None:
     """PMTU shrank: segments larger than the new MSS are lost; retransmit without cwnd penalty."""
-    mss = tcp_output.tcp_current_mss(tp)
+    # a Fast Open SYN is two segments of the queue: after an ICMP "too big" both are lost
+    mss = -1 if tp.syn_data and tp.sk_state == TCP_SYN_SENT else tcp_output.tcp_current_mss(tp)
     for skb in tp.tcp_rtx_queue:
         if len(skb.data) > mss:
             tcp_mark_skb_lost(tp, skb)
@@ -661,6 +662,18 @@ def tcp_simple_retransmit(tp: TcpSock) -> None:
         return
     if tp.tcp_is_reno():
         tcp_sacktag.tcp_limit_reno_sacked(tp)
+    if tp.icsk_ca_state != Loss:
+        tp.high_seq = tp.snd_nxt
+        tp.snd_ssthresh = tcp_output.tcp_current_ssthresh(tp)
+        tp.prior_ssthresh = 0
+        tp.undo_marker = 0
+        cong.tcp_set_ca_state(tp, Loss)
+    tcp_ctl.tcp_xmit_retransmit_queue(tp)
+
+
+def tcp_non_congestion_loss_retransmit(tp: TcpSock) -> None:
+    """Retransmit what was marked lost for a reason other than congestion (Fast Open data a SYN-ACK
+    did not acknowledge): the Loss state without a cwnd reduction."""
     if tp.icsk_ca_state != Loss:
         tp.high_seq = tp.snd_nxt
         tp.snd_ssthresh = tcp_output.tcp_current_ssthresh(tp)
