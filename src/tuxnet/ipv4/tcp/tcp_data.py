@@ -446,8 +446,17 @@ def tcp_prune_ofo_queue(tp: TcpSock, in_seq: int) -> bool:
 
 
 def tcp_can_ingest(tp: TcpSock, seg_len: int) -> bool:
-    """Linux 6.17+: the payload (skb->len, not its truesize) must fit under sk_rcvbuf."""
-    return tp.sk_rmem_alloc + seg_len <= tp.sk_rcvbuf
+    """Whether a segment may be queued without pruning: sk_rmem_alloc has not gone past sk_rcvbuf.
+
+    The segment's own length does not count (``seg_len`` is unused): one segment may overshoot the
+    buffer. 6.17's "tcp: stronger sk_rcvbuf checks" required ``rmem + skb->len <= rcvbuf``; it was
+    reverted by "tcp: give up on stronger sk_rcvbuf checks (for now)" (upstream 026dfef287c0,
+    backported to 6.18 stable, so in the 6.18.y kernels tuxnet mirrors) because it dropped
+    in-window data: once tcp_clamp_window has set sk_rcvbuf to sk_rmem_alloc, no segment could
+    ever fit, every in-window segment became a zero-window NOMEM drop, and the shrunk window then
+    dropped the peer's ACKs as beyond it (a two-way bulk transfer stalled for good)."""
+    del seg_len
+    return tp.sk_rmem_alloc <= tp.sk_rcvbuf
 
 
 def tcp_try_rmem_schedule(tp: TcpSock, seg: RxSeg) -> bool:
