@@ -4,12 +4,9 @@ and its client), checked in a two-host lab in virtual time: same code, no root, 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import io
 
 import pytest
 
-from tuxnet.apps import http as http_app
 from tuxnet.apps.http import HttpServer, http_get, pattern_sha256
 from tuxnet.apps.inetd import (
     CHARGEN_CYCLE,
@@ -175,22 +172,3 @@ def test_http_streams_large_bodies_without_holding_them(lab, web):
         tracemalloc.stop()
     assert r.size == 20_000_000 and r.sha256 == pattern_sha256(20_000_000)
     assert peak < 8 * 1024 * 1024  # far below the 20 MB body
-
-
-def test_curl_like_client_tool(lab, web):
-    c = lab.host("c")
-    out, err = io.StringIO(), io.StringIO()
-    rc = lab.run_coro(http_app.main(c, ["-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}\\n",
-                                        f"http://{SERVER}/bytes/1000"], out, err))
-    assert rc == 0 and out.getvalue() == "200 1000\n"
-    out = io.StringIO()
-    rc = lab.run_coro(http_app.main(c, [f"http://{SERVER}/nothing"], out, err))
-    assert rc == 0 and out.getvalue() == "Not Found\n"
-    out = io.StringIO()
-    rc = lab.run_coro(http_app.main(c, ["-s", "-o", "/dev/null", "-w", "%{sha256}", f"http://{SERVER}/bytes/300",
-                                        f"http://{SERVER}/bytes/300"], out, err))
-    assert rc == 0 and out.getvalue() == hashlib.sha256(bytes(range(256)) + bytes(range(44))).hexdigest() * 2
-    assert web.connections == 3  # the two URLs of the last command shared one connection
-    out = io.StringIO()
-    rc = lab.run_coro(http_app.main(c, ["-s", "http://10.0.0.2:81/"], out, err))
-    assert rc == 7 and out.getvalue() == ""

@@ -14,9 +14,8 @@ Server guarantees:
   ``Transfer-Encoding`` in a request is ``501`` (this server does not decode chunked requests).
 - ``Date`` comes from ``tuxnet.apps.inetd.wall_time_ns`` (the namespace's clock, never the host's).
 
-Client: ``await http_get(ns, url)`` fetches over one connection (several paths reuse it), and
-``main(ns, argv, out, err)`` is a curl-like tool (``-s``, ``-I``, ``-o /dev/null``, ``-w``) usable
-from ``tuxnet live --cmd`` through ``run_tool``.
+Client: ``await http_get(ns, url)`` fetches over one connection (several paths reuse it); the
+command-line client is the ``curl`` tool (``tuxnet.tools.curl``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import asyncio
 import contextlib
 import email.utils
 import hashlib
-import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -299,56 +297,3 @@ async def http_get(ns: Namespace, urls: list[str], *, method: str = "GET",
         with contextlib.suppress(ConnectionError, OSError):
             await writer.wait_closed()
     return out
-
-
-async def main(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.TextIOBase) -> int:
-    """``curl [-s] [-I] [-o /dev/null] [-w FORMAT] URL...``: the body (text) or the headers; several
-    URLs share one connection. ``-w`` knows %{http_code}, %{size_download} and %{sha256} (tuxnet's)."""
-    head_only = silent = False
-    sink = False
-    fmt = ""
-    urls: list[str] = []
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a in ("-I", "--head"):
-            head_only = True
-        elif a in ("-s", "--silent"):
-            silent = True
-        elif a in ("-o", "--output") and args:
-            if args.pop(0) != "/dev/null":
-                err.write("curl: (23) tuxnet's curl writes only to stdout or /dev/null\n")
-                return 23
-            sink = True
-        elif a in ("-w", "--write-out") and args:
-            fmt = args.pop(0)
-        elif a.startswith("-"):
-            err.write(f"curl: option {a}: is unknown\n")
-            return 2
-        else:
-            urls.append(a)
-    if not urls:
-        err.write("curl: no URL specified!\n")
-        return 2
-    try:
-        responses = await http_get(ns, urls, method="HEAD" if head_only else "GET", keep_body=not sink)
-    except ValueError as e:
-        err.write(f"curl: (3) {e}\n")
-        return 3
-    except (ConnectionRefusedError, OSError) as e:
-        if not silent:
-            err.write(f"curl: (7) Failed to connect to {urls[0]}: {e.strerror or e}\n")
-        return 7
-    except asyncio.IncompleteReadError:
-        err.write("curl: (18) transfer closed with outstanding read data remaining\n")
-        return 18
-    for r in responses:
-        if head_only:
-            out.write(f"HTTP/1.1 {r.status} {r.reason}\r\n")
-            out.write("".join(f"{k}: {v}\r\n" for k, v in r.headers.items()) + "\r\n")
-        elif not sink and r.body is not None:
-            out.write(r.body.decode("latin-1"))
-        if fmt:
-            out.write(fmt.replace("%{http_code}", str(r.status)).replace("%{size_download}", str(r.size))
-                      .replace("%{sha256}", r.sha256).replace("\\n", "\n"))
-    return 0

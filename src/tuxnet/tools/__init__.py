@@ -35,6 +35,7 @@ TOOLS: dict[str, str] = {
     "nft": "nft",
     "conntrack": "conntrack",
     "iperf3": "iperf3",
+    "curl": "curl",
 }
 
 
