@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 
@@ -130,8 +131,9 @@ def test_curl_fetches_ten_megabytes_twice_over_one_connection(kernel, live, tmp_
 KERNEL_SERVER = r'''
 import hashlib, random, socket, sys
 size, seed, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+port = int(sys.argv[4]) if len(sys.argv) > 4 else 5001
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", 5001)); ls.listen()
+ls.bind(("0.0.0.0", port)); ls.listen()
 print("listening", flush=True)
 while True:
     c, _ = ls.accept()
@@ -191,28 +193,31 @@ def test_tuxnet_client_bulk_with_a_kernel_server(inproc, kernel_server):
     assert ns.mib.tcp.InErrs == 0 and ns.mib.tcp.InCsumErrors == 0
 
 
+async def kernel_closes_first(ns, port: int = 5001) -> tuple[bytes, list[str], bool]:
+    """Read a "first" KERNEL_SERVER's line until its FIN, close, wait for the end of LAST_ACK, then
+    connect to a closed port: (text, tuxnet's TCP states this connection left, whether the kernel
+    refused)."""
+    before = Counter(await proc_tcp_states(ns))
+    reader, writer = await ns.open_connection(KERNEL_IP, port)
+    text = await reader.read()  # until the kernel's FIN
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(500):  # LAST_ACK until the kernel's ACK of our FIN arrives
+        states = sorted((Counter(await proc_tcp_states(ns)) - before).elements())
+        if not states:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        await ns.open_connection(KERNEL_IP, 5555)
+        refused = False
+    except ConnectionRefusedError:
+        refused = True
+    return text, states, refused
+
+
 def test_kernel_closes_first_and_refuses_closed_ports(inproc, kernel_server):
     kernel_server(KERNEL_SERVER, "0", "0", "first")
-    ns = inproc.ns
-
-    async def go():
-        reader, writer = await ns.open_connection(KERNEL_IP, 5001)
-        text = await reader.read()  # until the kernel's FIN
-        writer.close()
-        await writer.wait_closed()
-        for _ in range(300):  # LAST_ACK until the kernel's ACK of our FIN arrives
-            states = await proc_tcp_states(ns)
-            if not states:
-                break
-            await asyncio.sleep(0.01)
-        try:
-            await ns.open_connection(KERNEL_IP, 5555)
-            refused = False
-        except ConnectionRefusedError:
-            refused = True
-        return text, states, refused
-
-    text, states, refused = inproc.run(go())
+    text, states, refused = inproc.run(kernel_closes_first(inproc.ns))
     assert text == b"bye\n"
     assert states == []  # passive close: LAST_ACK then gone, no TIME_WAIT on tuxnet's side
     tw = inproc.kernel.exec(["ss", "-tanH", "state", "time-wait"]).stdout
@@ -220,13 +225,53 @@ def test_kernel_closes_first_and_refuses_closed_ports(inproc, kernel_server):
     assert refused  # RST from the kernel for a closed port
 
 
+# The kernel's echo server for tuxnet's nc: one line back per connection, then close.
+KERNEL_ECHO = r'''
+import socket, sys
+ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", int(sys.argv[1]))); ls.listen()
+print("listening", flush=True)
+while True:
+    c, _ = ls.accept()
+    while data := c.recv(65536):
+        c.sendall(data)
+    c.close()
+'''
+
+KERNEL_HTTP = ("import runpy, sys; sys.argv = ['http.server', *sys.argv[1:]]; "
+               "runpy.run_module('http.server', run_name='__main__')")
+
+
+def test_curl_and_nc_from_tuxnet_live_against_kernel_servers(kernel, live, persistent_tap, kernel_server,
+                                                              tmp_path):
+    """``tuxnet live --cmd``: curl fetches from the kernel's ``python -m http.server`` (a 3 MB file to
+    a host file, by hash; a text file to stdout; a 404 with ``-w``), nc is an echo client."""
+    site = tmp_path / "site"
+    site.mkdir()
+    blob = payload(3 * MB, 21)
+    (site / "blob").write_bytes(blob)
+    (site / "hello.txt").write_text("hello from the kernel\n")
+    kernel_server(KERNEL_HTTP, "8000", "--bind", KERNEL_IP, "--directory", str(site))
+    kernel_server(KERNEL_ECHO, "7007")
+    got = tmp_path / "got"
+    base = f"http://{KERNEL_IP}:8000"
+    lv = live("--cmd", f"curl -s -o {got} -w '%{{http_code}} %{{size_download}}\\n' {base}/blob",
+              "--cmd", f"curl -sS {base}/hello.txt",
+              "--cmd", f"curl -s -o /dev/null -w '%{{http_code}}\\n' {base}/missing",
+              "--cmd", f"nc -N {KERNEL_IP} 7007 --send ping --send pong",
+              tap=persistent_tap, configure=False)
+    assert lv.wait(120) == 0, lv.text()
+    out = lv.stdout()
+    assert f"200 {3 * MB}\n" in out and "hello from the kernel\n" in out and "404\n" in out, out
+    assert "ping\npong\n" in out, out
+    assert hashlib.sha256(got.read_bytes()).hexdigest() == hashlib.sha256(blob).hexdigest()
+
+
 # ------------------------------------------------------------------------------ impaired path
 def one_way_transfers(kernel, lv, tmp_path, mb: int) -> None:
     """Over an impaired path: MB to tuxnet's discard (its FIN comes only once it has read them all)
-    and MB from its HTTP server checked by hash. One direction at a time: simultaneous bulk both
-    ways under loss can stall (tuxnet's zero window on receive-memory pressure drops the kernel's
-    bare ACKs sent beyond it, as Linux 6.18 does; later kernels accept up to the largest window
-    offered), which is a TCP matter outside what this test checks."""
+    and MB from its HTTP server checked by hash, one direction at a time (both at once is
+    ``two_way_transfer``)."""
     r = kernel_client(kernel, 9, mb, seed=5)
     assert r["n"] == 0 and r["secs"] > 0, lv.text()
     body = tmp_path / "body"
@@ -236,13 +281,14 @@ def one_way_transfers(kernel, lv, tmp_path, mb: int) -> None:
     assert hashlib.sha256(body.read_bytes()).hexdigest() == pattern_sha256(mb)
 
 
-def test_netem_delay_and_loss_on_the_kernel_side(kernel, live, tmp_path):
-    lv = live("--serve", "discard,http")
-    why = netem_skip_reason(kernel, lv.tap)
-    if why:
-        pytest.skip(why)
-    one_way_transfers(kernel, lv, tmp_path, LOSSY)
-    assert lv.stop() == 0, lv.text()
+def two_way_transfer(kernel, lv, mb: int) -> None:
+    """MB each way at once through tuxnet's echo over an impaired path, checked by hash. tuxnet's
+    echo stops reading while its writes wait for ACKs, so its receive buffer fills under loss: this
+    stalled for good while tuxnet refused in-window data once sk_rcvbuf was clamped (the 6.17
+    "stronger sk_rcvbuf checks" that 6.18.y reverted), shrinking its window to zero and dropping
+    the kernel's ACKs as beyond it."""
+    r = kernel_client(kernel, 7, mb, seed=11)
+    assert r["n"] == mb and r["got"] == r["sent"], lv.text()
 
 
 def drop_two_percent(kernel) -> None:
@@ -258,31 +304,83 @@ def dropped(kernel, chain: str) -> int:
     return int(kernel.exec(["iptables", "-nvxL", chain]).stdout.splitlines()[2].split()[0])
 
 
+NETEM = "netem delay 20ms loss 2%"
+# "netem": the issue's `tc qdisc add dev TAP root netem delay 20ms loss 2%` on the kernel's side
+# (skipped where the kernel has no sch_netem, as here). "substitute": 2 % loss each way from the
+# kernel's iptables statistic match, plus 20 ms delay and 2 % loss from tuxnet's own netem on its
+# side of the TAP (so the path has both, without sch_netem).
+IMPAIRMENTS = ["netem", "substitute"]
+
+
+def impair_kernel_side(kernel, tap: str, how: str) -> None:
+    if how == "netem":
+        why = netem_skip_reason(kernel, tap)
+        if why:
+            pytest.skip(f"real netem variant: {why} (the substitute variant covers the same checks)")
+    else:
+        drop_two_percent(kernel)
+
+
+def check_impaired(kernel, how: str) -> None:
+    if how == "substitute":
+        assert dropped(kernel, "INPUT") > 0 and dropped(kernel, "OUTPUT") > 0
+    else:
+        assert "netem" in kernel.exec(["tc", "qdisc", "show"]).stdout
+
+
 @pytest.mark.slow
-def test_lossy_delayed_path_kernel_client(kernel, live, persistent_tap, tmp_path):
-    """Without netem in the kernel: 2 % loss each way with iptables' statistic match on the kernel
-    side, and 20 ms delay plus 2 % loss from tuxnet's own netem on its TAP."""
-    drop_two_percent(kernel)
-    lv = live("--serve", "discard,http", "--cmd",
-              f"tc qdisc add dev {persistent_tap} root netem delay 20ms loss 2%", tap=persistent_tap,
-              configure=False)
+@pytest.mark.parametrize("how", IMPAIRMENTS)
+def test_impaired_path_kernel_client(kernel, live, persistent_tap, tmp_path, how):
+    """Delay and loss: the kernel sends 20 MB through tuxnet's echo while reading them back (both
+    ways at once, by hash), closes first (TIME_WAIT on its side); tuxnet closes first (daytime),
+    answers a closed port with RST, and serves HTTP intact."""
+    impair_kernel_side(kernel, persistent_tap, how)
+    cmds = ["--cmd", f"tc qdisc add dev {persistent_tap} root {NETEM}"] if how == "substitute" else []
+    lv = live("--serve", "echo,daytime,http", *cmds, tap=persistent_tap, configure=False)
     assert lv.wait_for("serving"), lv.text()  # printed once the commands are done
-    one_way_transfers(kernel, lv, tmp_path, LOSSY)
-    assert dropped(kernel, "INPUT") > 0 and dropped(kernel, "OUTPUT") > 0
+    two_way_transfer(kernel, lv, BULK)
+    r = json.loads(kernel.python(DAYTIME_CLIENT, TUXNET_IP).stdout)
+    assert r["line"].endswith("\r\n") and not r["time_wait"] and r["refused"]
+    body = tmp_path / "body"
+    p = kernel.exec(["curl", "-sS", "--max-time", "150", "-o", str(body), f"http://{TUXNET_IP}/bytes/{LOSSY}"],
+                    check=False, timeout=170)
+    assert p.returncode == 0, p.stderr + lv.text()
+    assert hashlib.sha256(body.read_bytes()).hexdigest() == pattern_sha256(LOSSY)
+    check_impaired(kernel, how)
     assert lv.stop() == 0, lv.text()
 
 
 @pytest.mark.slow
-def test_lossy_delayed_path_tuxnet_client(inproc, kernel_server):
-    drop_two_percent(inproc.kernel)
-    inproc.cmd(f"tc qdisc add dev {inproc.tap} root netem delay 20ms loss 2%")
-    kernel_server(KERNEL_SERVER, str(LOSSY), "8", "read")
+@pytest.mark.parametrize("how", IMPAIRMENTS)
+def test_impaired_path_tuxnet_client(inproc, kernel_server, how):
+    """Delay and loss: tuxnet sends 20 MB to a kernel server and reads 20 MB back (by hash), closing
+    first (TIME_WAIT on its side); the kernel closes first on another server and refuses a closed
+    port with RST."""
+    impair_kernel_side(inproc.kernel, inproc.tap, how)
+    if how == "substitute":
+        inproc.cmd(f"tc qdisc add dev {inproc.tap} root {NETEM}")
+    kernel_server(KERNEL_SERVER, str(BULK), "8", "read")
+    kernel_server(KERNEL_SERVER, "0", "0", "first", "5002")
     ns = inproc.ns
-    line, h, n = inproc.run(tuxnet_client(ns, LOSSY, 9), timeout=180)
-    assert line == hashlib.sha256(payload(LOSSY, 9)).hexdigest()
-    assert n == LOSSY and h == hashlib.sha256(payload(LOSSY, 8)).hexdigest()
+
+    async def go():
+        got = await tuxnet_client(ns, BULK, 9)
+        for _ in range(500):  # FIN_WAIT2 until the kernel's FIN gets through the lossy path
+            states = await proc_tcp_states(ns)
+            if states == ["06"]:
+                break
+            await asyncio.sleep(0.01)
+        return got, states, await kernel_closes_first(ns, 5002)
+
+    (line, h, n), states, (text, left, refused) = inproc.run(go(), timeout=400)
+    assert line == hashlib.sha256(payload(BULK, 9)).hexdigest()
+    assert n == BULK and h == hashlib.sha256(payload(BULK, 8)).hexdigest()
+    assert states == ["06"]  # tuxnet closed first: TIME_WAIT
+    assert text == b"bye\n" and left == []  # the kernel closed first: no TIME_WAIT on tuxnet's side
+    assert f"{KERNEL_IP}:5002" in inproc.kernel.exec(["ss", "-tanH", "state", "time-wait"]).stdout
+    assert refused  # RST from the kernel for a closed port
     assert ns.mib.tcp.RetransSegs > 0  # losses were repaired by retransmission
-    assert dropped(inproc.kernel, "INPUT") > 0 and dropped(inproc.kernel, "OUTPUT") > 0
+    check_impaired(inproc.kernel, how)
 
 
 HAVE_IPERF3 = bool(importlib.util.find_spec("tuxnet.tools.iperf3")) and shutil.which("iperf3") is not None
