@@ -27,6 +27,7 @@ from tuxnet.socket import (
     SO_BROADCAST,
     SO_ERROR,
     SO_RCVBUF,
+    SOCK_DGRAM,
     SOCK_RAW,
     SOL_IP,
     SOL_RAW,
@@ -191,6 +192,27 @@ def test_ip_hdrincl_fills_in_what_linux_fills_in():
     bad_ihl = bytearray(Ipv4Header(daddr=ip_aton(A2)).pack())
     bad_ihl[0] = 0x4F  # ihl 60 bytes > 20 given
     assert errno_of(s.sendto, bytes(bad_ihl), (A2, 0)) == errno.EINVAL
+
+
+def test_udp_ping_and_raw_route_alike_but_raw_counts_no_outnoroutes():
+    """The routing step the three datagram sockets share (ipv4/datagram.py): ENETUNREACH from the route
+    lookup, which udp_sendmsg and ping_v4_sendmsg count as OutNoRoutes and raw_sendmsg does not; EACCES
+    for a broadcast route until SO_BROADCAST is set."""
+    _, h1, _ = lab2()
+    h1.sysctl.set("net.ipv4.ping_group_range", "0 0")
+    echo = IcmpHeader.echo(1, 1).pack()
+    socks = ((h1.socket(AF_INET, SOCK_DGRAM), b"x", 9),
+             (h1.socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), echo, 0),
+             (h1.socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), echo, 0))
+    counted = []
+    for s, data, port in socks:
+        before = h1.mib.ip.OutNoRoutes
+        assert errno_of(s.sendto, data, ("192.0.2.1", port)) == errno.ENETUNREACH
+        counted.append(h1.mib.ip.OutNoRoutes - before)
+        assert errno_of(s.sendto, data, ("10.0.0.255", port)) == errno.EACCES
+        s.setsockopt(SOL_SOCKET, SO_BROADCAST, 1)
+        assert s.sendto(data, ("10.0.0.255", port)) == len(data)
+    assert counted == [1, 1, 0]
 
 
 def test_raw_send_limits_and_broadcast():

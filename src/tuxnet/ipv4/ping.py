@@ -27,9 +27,9 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
+from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_seq_show, sendmsg_route
 from tuxnet.ipv4.fib_semantics import RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST
 from tuxnet.ipv4.inet_hashtables import net_hash_mix
-from tuxnet.ipv4.route import RTCF_BROADCAST
 from tuxnet.skb import Csum, SkBuff
 from tuxnet.sock.af_inet import INET_PROTOSW_REUSE, inet_register_protosw, inet_sockraw_ops
 from tuxnet.sock.constants import (
@@ -57,8 +57,13 @@ ICMP_EXT_ECHO = 42
 _U32 = struct.Struct("!I")
 
 
-def _le32(addr: int) -> int:
-    return int.from_bytes(addr.to_bytes(4, "big"), "little")
+def _copy_icmp(skb: SkBuff, bufsize: int, flags: int) -> tuple[bytes, Any, int]:
+    """ping_recvmsg's copy: the ICMP message from its header, and the sender's address."""
+    th = skb.transport_header
+    n = skb.tail - th
+    copied = min(n, bufsize)
+    return (bytes(skb.buf[th:th + copied]), (_U32.unpack_from(skb.buf, skb.network_header + 12)[0], 0),
+            MSG_TRUNC if copied < n else 0)
 
 
 def ping_supported(icmp_type: int, code: int) -> bool:
@@ -129,12 +134,7 @@ class PingSock(InetSock):
             if self.sk_state != TCP_ESTABLISHED:
                 raise oserror(errno.EDESTADDRREQ)
             daddr = self.inet_daddr
-        oif, saddr = self.out_oif_saddr(daddr)
-        rt = self.route_output(daddr, saddr, oif)
-        if rt.flags & RTCF_BROADCAST and "SOCK_BROADCAST" not in self.sock_flags:
-            raise oserror(errno.EACCES)
-        if not daddr:
-            daddr = rt.daddr
+        rt, oif, daddr = sendmsg_route(self, daddr)
         df = self.append_data_check(rt, n, 8)
         skb = SkBuff.alloc(n)
         off = skb.put(n)
@@ -158,26 +158,7 @@ class PingSock(InetSock):
 
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         """ping_recvmsg: the ICMP message, from its header."""
-        if flags & MSG_OOB:
-            raise oserror(errno.EOPNOTSUPP)
-        if flags & 0x2000:  # MSG_ERRQUEUE
-            return self.ip_recv_error(bufsize)
-        entry = self.skb_recv_datagram(flags, nonblock)
-        if entry is None:
-            return b"", None, 0, []
-        skb = entry[0]
-        th = skb.transport_header
-        n = skb.tail - th
-        copied = min(n, bufsize)
-        data = bytes(skb.buf[th:th + copied])
-        anc: list[Any] = []
-        sock = self.sk_socket
-        if sock is not None and sock.cmsg_flags:
-            from tuxnet.ipv4.udp import ip_cmsg_recv
-
-            anc = ip_cmsg_recv(sock.cmsg_flags, skb)
-        return data, (_U32.unpack_from(skb.buf, skb.network_header + 12)[0], 0), (
-            MSG_TRUNC if copied < n else 0), anc
+        return datagram_recvmsg(self, bufsize, flags, nonblock, _copy_icmp)
 
     def ping_err(self, skb: SkBuff, icmp_type: int, code: int, info: int, icmph: int) -> None:
         harderr = False
@@ -303,9 +284,7 @@ class Ping:
         return True
 
     def sockets(self) -> list[PingSock]:
-        out = [sk for lst in self.hash.values() for sk in lst]
-        out.sort(key=lambda sk: (self.bucket(sk.inet_num), -sk.hash_seq))
-        return out
+        return proc_order(self.hash.values(), self.bucket)
 
     def bucket(self, ident: int) -> int:
         """ping_hashfn."""
@@ -314,19 +293,8 @@ class Ping:
 
 def proc_net_icmp(ns: Namespace) -> str:
     """/proc/net/icmp (ping_v4_seq_show / ping_v4_format_sock)."""
-    from tuxnet.socket import kptr
-
-    lines = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
-             "inode ref pointer drops".ljust(127)]
-    ping = ns.ping
-    for sk in ping.sockets():
-        sock = sk.sk_socket
-        ino = sock.ino if sock is not None else 0
-        lines.append((f"{ping.bucket(sk.inet_num):5d}: {_le32(sk.inet_rcv_saddr):08X}:{sk.inet_sport:04X} "
-                      f"{_le32(sk.inet_daddr):08X}:{sk.inet_dport:04X} {sk.sk_state:02X} "
-                      f"{sk.sk_wmem_alloc:08X}:{sk.sk_rmem_alloc:08X} 00:00000000 00000000 {sk.sk_uid:5d} "
-                      f"{0:8d} {ino} 2 {kptr(ns, ino)} {sk.sk_drops}").ljust(127))
-    return "\n".join(lines) + "\n"
+    return proc_seq_show(ns, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   "
+                         "uid  timeout inode ref pointer drops", ns.ping)
 
 
 def ping_sock_factory(ns: Namespace, sk_type: int, protocol: int, cred: Cred) -> PingSock:

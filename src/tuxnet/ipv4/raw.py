@@ -27,10 +27,10 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
+from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_sock_fields, sendmsg_route
 from tuxnet.ipv4.fib_semantics import RTN_BROADCAST, RTN_MULTICAST
 from tuxnet.ipv4.inet_hashtables import hash_32, inet_bound_dev_eq, net_hash_mix
 from tuxnet.ipv4.ip_output import icmp_out_count
-from tuxnet.ipv4.route import RTCF_BROADCAST
 from tuxnet.netfilter.hooks import NF_INET_LOCAL_OUT
 from tuxnet.skb import Csum, SkBuff
 from tuxnet.sock.af_inet import INET_PROTOSW_REUSE, inet_register_protosw, inet_sockraw_ops
@@ -61,8 +61,13 @@ _FILTER = struct.Struct("=I")
 IP_DF = 0x4000
 
 
-def _le32(addr: int) -> int:
-    return int.from_bytes(addr.to_bytes(4, "big"), "little")
+def _copy_packet(skb: SkBuff, bufsize: int, flags: int) -> tuple[bytes, Any, int]:
+    """raw_recvmsg's copy: the whole IP packet, and the sender's address."""
+    nh = skb.network_header
+    n = skb.tail - nh
+    copied = min(n, bufsize)
+    return (bytes(skb.buf[nh:nh + copied]), (_U32.unpack_from(skb.buf, nh + 12)[0], 0),
+            MSG_TRUNC if copied < n else 0)
 
 
 class RawSock(InetSock):
@@ -138,13 +143,7 @@ class RawSock(InetSock):
             if self.sk_state != TCP_ESTABLISHED:
                 raise oserror(errno.EDESTADDRREQ)
             daddr = self.inet_daddr
-        oif, saddr = self.out_oif_saddr(daddr)
-        # raw_sendmsg counts no OutNoRoutes
-        rt = ns.route.output(daddr, saddr, self.tos & 0x1E, oif, self.sk_mark)
-        if rt.flags & RTCF_BROADCAST and "SOCK_BROADCAST" not in self.sock_flags:
-            raise oserror(errno.EACCES)
-        if not daddr:
-            daddr = rt.daddr
+        rt, oif, daddr = sendmsg_route(self, daddr, count_noroutes=False)
         if self.hdrincl:
             return self._send_hdrinc(data, rt, daddr)
         df = self.append_data_check(rt, n, 0)
@@ -221,27 +220,7 @@ class RawSock(InetSock):
 
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         """raw_recvmsg: the whole IP packet."""
-        if flags & MSG_OOB:
-            raise oserror(errno.EOPNOTSUPP)
-        if flags & 0x2000:  # MSG_ERRQUEUE
-            return self.ip_recv_error(bufsize)
-        entry = self.skb_recv_datagram(flags, nonblock)
-        if entry is None:
-            return b"", None, 0, []
-        skb = entry[0]
-        nh = skb.network_header
-        n = skb.tail - nh
-        copied = min(n, bufsize)
-        data = bytes(skb.buf[nh:nh + copied])
-        mflags = MSG_TRUNC if copied < n else 0
-        addr = (_U32.unpack_from(skb.buf, nh + 12)[0], 0)
-        anc: list[Any] = []
-        sock = self.sk_socket
-        if sock is not None and sock.cmsg_flags:
-            from tuxnet.ipv4.udp import ip_cmsg_recv
-
-            anc = ip_cmsg_recv(sock.cmsg_flags, skb)
-        return data, addr, mflags, anc
+        return datagram_recvmsg(self, bufsize, flags, nonblock, _copy_packet)
 
     def raw_err(self, skb: SkBuff, icmp_type: int, code: int, info: int) -> None:
         """raw_err."""
@@ -364,9 +343,7 @@ class Raw:
                 sk.raw_err(skb, icmp_type, code, info)
 
     def sockets(self) -> list[RawSock]:
-        out = [sk for lst in self.by_proto.values() for sk in lst]
-        out.sort(key=lambda sk: (self.bucket(sk.inet_num), -sk.hash_seq))
-        return out
+        return proc_order(self.by_proto.values(), self.bucket)
 
     def bucket(self, proto: int) -> int:
         """raw_hashfunc."""
@@ -375,18 +352,11 @@ class Raw:
 
 def proc_net_raw(ns: Namespace) -> str:
     """/proc/net/raw (raw_seq_show / raw_sock_seq_show)."""
-    from tuxnet.socket import kptr
-
     out = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
            "inode ref pointer drops\n"]
     raw = ns.raw
     for sk in raw.sockets():
-        sock = sk.sk_socket
-        ino = sock.ino if sock is not None else 0
-        out.append(f"{raw.bucket(sk.inet_num):4d}: {_le32(sk.inet_rcv_saddr):08X}:{sk.inet_num:04X} "
-                   f"{_le32(sk.inet_daddr):08X}:{0:04X} {sk.sk_state:02X} "
-                   f"{sk.sk_wmem_alloc:08X}:{sk.sk_rmem_alloc:08X} 00:00000000 00000000 {sk.sk_uid:5d} "
-                   f"{0:8d} {ino} 2 {kptr(ns, ino)} {sk.sk_drops}\n")
+        out.append(f"{raw.bucket(sk.inet_num):4d}: {proc_sock_fields(ns, sk, sk.inet_num, 0)}\n")
     return "".join(out)
 
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
 from tuxnet.core.trace import SkbDropReason
+from tuxnet.ipv4.datagram import datagram_recvmsg, ip_cmsg_recv, proc_order, proc_seq_show, sendmsg_route
 from tuxnet.ipv4.inet_hashtables import (
     inet_bound_dev_eq,
     inet_ehashfn,
@@ -90,16 +91,9 @@ ICMP_PORT_UNREACH = 3
 
 _UDPH = struct.Struct("!HHHH")
 _U32 = struct.Struct("!I")
-_IN_PKTINFO = struct.Struct("=i4s4s")
-_INT = struct.Struct("=i")
 _PAGE = 4096
 _M32 = 0xFFFFFFFF
 INT_MAX = 2**31 - 1
-
-
-def _le32(addr: int) -> int:
-    """A __be32 printed with %08X on a little-endian machine."""
-    return int.from_bytes(addr.to_bytes(4, "big"), "little")
 
 
 class UdpSock(InetSock):
@@ -140,13 +134,8 @@ class UdpSock(InetSock):
             if self.sk_state != TCP_ESTABLISHED:
                 raise oserror(errno.EDESTADDRREQ)
             daddr, dport = self.inet_daddr, self.inet_dport
-        oif, saddr = self.out_oif_saddr(daddr)
-        rt = self.route_output(daddr, saddr, oif)
-        if rt.flags & RTCF_BROADCAST and "SOCK_BROADCAST" not in self.sock_flags:
-            raise oserror(errno.EACCES)
+        rt, oif, daddr = sendmsg_route(self, daddr)
         saddr = rt.src
-        if not daddr:
-            daddr = rt.daddr
         ulen = n + 8
         df = self.append_data_check(rt, ulen, 8)
         skb = SkBuff.alloc(ulen)
@@ -185,14 +174,10 @@ class UdpSock(InetSock):
 
     def recvmsg(self, bufsize: int, flags: int, nonblock: bool) -> tuple[bytes, Any, int, list[Any]]:
         """udp_recvmsg."""
-        if flags & MSG_OOB:
-            raise oserror(errno.EOPNOTSUPP)
-        if flags & 0x2000:  # MSG_ERRQUEUE
-            return self.ip_recv_error(bufsize)
-        entry = self.skb_recv_datagram(flags, nonblock)
-        if entry is None:
-            return b"", None, 0, []
-        skb = entry[0]
+        return datagram_recvmsg(self, bufsize, flags, nonblock, self._copy_datagram)
+
+    def _copy_datagram(self, skb: SkBuff, bufsize: int, flags: int) -> tuple[bytes, Any, int]:
+        """udp_recvmsg's copy: the payload after the UDP header, the sender's address and port."""
         buf = skb.buf
         th = skb.transport_header
         ulen = skb.tail - th - 8
@@ -201,29 +186,8 @@ class UdpSock(InetSock):
         mflags = MSG_TRUNC if copied < ulen else 0
         if not flags & MSG_PEEK:
             self.ns.mib.udp.InDatagrams += 1
-        nh = skb.network_header
-        addr = (_U32.unpack_from(buf, nh + 12)[0], (buf[th] << 8) | buf[th + 1])
-        anc: list[Any] = []
-        sock = self.sk_socket
-        if sock is not None and sock.cmsg_flags:
-            anc = ip_cmsg_recv(sock.cmsg_flags, skb)
-        return data, addr, mflags, anc
-
-
-def ip_cmsg_recv(cmsg_flags: frozenset[str], skb: SkBuff) -> list[tuple[int, int, bytes]]:
-    """ip_cmsg_recv_offset: IP_PKTINFO, IP_TTL and IP_TOS ancillary data, in the kernel's order."""
-    buf = skb.buf
-    nh = skb.network_header
-    out: list[tuple[int, int, bytes]] = []
-    if "IP_CMSG_PKTINFO" in cmsg_flags:
-        dev = skb.dev
-        daddr = bytes(buf[nh + 16:nh + 20])
-        out.append((0, 8, _IN_PKTINFO.pack(dev.ifindex if dev is not None else 0, daddr, daddr)))
-    if "IP_CMSG_TTL" in cmsg_flags:
-        out.append((0, 2, _INT.pack(buf[nh + 8])))
-    if "IP_CMSG_TOS" in cmsg_flags:
-        out.append((0, 1, bytes((buf[nh + 1],))))
-    return out
+        addr = (_U32.unpack_from(buf, skb.network_header + 12)[0], (buf[th] << 8) | buf[th + 1])
+        return data, addr, mflags
 
 
 class Udp:
@@ -519,9 +483,7 @@ class Udp:
 
     def sockets(self) -> list[UdpSock]:
         """Hashed sockets in /proc/net/udp order: hash bucket, then most recent first."""
-        out = [sk for lst in self.hash.values() for sk in lst]
-        out.sort(key=lambda sk: (self.bucket(sk.inet_num), -sk.hash_seq))
-        return out
+        return proc_order(self.hash.values(), self.bucket)
 
     def bucket(self, port: int) -> int:
         """udp_hashfn: the primary hash slot of ``port``."""
@@ -530,20 +492,8 @@ class Udp:
 
 def proc_net_udp(ns: Namespace) -> str:
     """/proc/net/udp (udp4_seq_show / udp4_format_sock)."""
-    from tuxnet.socket import kptr
-
-    lines = ["   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout "
-             "inode ref pointer drops".ljust(127)]
-    udp = ns.udp
-    for sk in udp.sockets():
-        sock = sk.sk_socket
-        ino = sock.ino if sock is not None else 0
-        line = (f"{udp.bucket(sk.inet_num):5d}: {_le32(sk.inet_rcv_saddr):08X}:{sk.inet_sport:04X} "
-                f"{_le32(sk.inet_daddr):08X}:{sk.inet_dport:04X} {sk.sk_state:02X} "
-                f"{sk.sk_wmem_alloc:08X}:{sk.sk_rmem_alloc:08X} 00:00000000 00000000 {sk.sk_uid:5d} "
-                f"{0:8d} {ino} 2 {kptr(ns, ino)} {sk.sk_drops}")
-        lines.append(line.ljust(127))
-    return "\n".join(lines) + "\n"
+    return proc_seq_show(ns, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   "
+                         "uid  timeout inode ref pointer drops", ns.udp)
 
 
 def udp_sock_factory(ns: Namespace, sk_type: int, protocol: int, cred: Cred) -> UdpSock:
