@@ -1,6 +1,7 @@
 """Lab captures (lab/capture.py): what ``LabCapture`` and ``tuxnet run --pcap`` write is a pcap that
 tcpdump and tshark read without complaint, holds every frame each interface saw in both
-directions, and reads back through tuxnet's own ``tcpdump -r``.
+directions, carries the checksums the wire does (those left to the "hardware" filled in, as
+``tcpdump -w`` fills them) and reads back through tuxnet's own ``tcpdump -r``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -17,9 +19,13 @@ from tuxnet.lab import cli
 from tuxnet.lab.build import build
 from tuxnet.lab.capture import DeviceCapture, LabCapture
 from tuxnet.lab.topology import load
+from tuxnet.skb import Csum, SkBuff
 from tuxnet.socket import AF_INET, SO_BROADCAST, SOCK_DGRAM, SOL_SOCKET
 from tuxnet.tools import run_command
+from tuxnet.wire.checksum import csum_fold, inet_checksum, pseudo_header_sum
 from tuxnet.wire.pcap import read_pcap
+from tuxnet.wire.tcp import tcp_checksum_ok
+from tuxnet.wire.udp import udp_checksum_ok
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo.yml"
 TCPDUMP = shutil.which("tcpdump")
@@ -123,3 +129,84 @@ def test_cli_run_with_pcap_reads_its_own_capture(tmp_path: Path, capsys: pytest.
     assert "=== h1$ timeout 2 tcpdump" in out and "0 packets captured" in out
     assert out.count("reading from file") == 2
     assert out.count("--- exit") == 1
+
+
+def checksum_verdicts(frame: bytes) -> list[tuple[str, bool]]:
+    """(protocol, correct) for each checksum of an IPv4 frame that can be checked on its own: the IP
+    header's, and TCP's, UDP's (when sent) or ICMP's when the frame holds the whole datagram."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+        return []
+    ihl = (frame[14] & 15) * 4
+    tot_len = int.from_bytes(frame[16:18], "big")
+    out = [("ip", inet_checksum(frame[14:14 + ihl]) == 0)]
+    if int.from_bytes(frame[20:22], "big") & 0x3FFF:  # a fragment: the L4 checksum spans others
+        return out
+    seg = frame[14 + ihl:14 + tot_len]
+    saddr, daddr = int.from_bytes(frame[26:30], "big"), int.from_bytes(frame[30:34], "big")
+    proto = frame[23]
+    if proto == 6:
+        out.append(("tcp", tcp_checksum_ok(saddr, daddr, seg)))
+    elif proto == 17 and seg[6:8] != b"\0\0":
+        out.append(("udp", udp_checksum_ok(saddr, daddr, seg)))
+    elif proto == 1:
+        out.append(("icmp", inet_checksum(seg) == 0))
+    return out
+
+
+def offloaded_frame(src_mac: bytes, dst_mac: bytes, proto: int, l4: bytes) -> bytes:
+    """An IPv4 frame 10.0.1.2 -> 10.0.1.3 whose transport checksum is left to the NIC as Linux leaves
+    it (CHECKSUM_PARTIAL): the field holds the folded pseudo-header sum, not the checksum."""
+    saddr, daddr = 0x0A000102, 0x0A000103
+    ip = bytearray(struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(l4), 7, 0x4000, 64, proto, 0, saddr, daddr))
+    ip[10:12] = inet_checksum(ip).to_bytes(2, "big")
+    field = 16 if proto == 6 else 6
+    seg = bytearray(l4)
+    partial = ~csum_fold(pseudo_header_sum(saddr, daddr, proto, len(l4))) & 0xFFFF
+    seg[field:field + 2] = partial.to_bytes(2, "big")
+    return dst_mac + src_mac + b"\x08\x00" + bytes(ip) + bytes(seg)
+
+
+def test_lab_captures_carry_the_checksums_the_wire_does(tmp_path: Path) -> None:
+    """LabCapture records frames as ``tcpdump -w`` does (drivers/netdevice.py tap_frame): a UDP
+    datagram and a TCP SYN sent with CHECKSUM_PARTIAL are captured with their checksums completed on
+    every interface they cross, and every checksum in every file of the lab checks out."""
+    lab = build(load(str(DEMO)), seed=4)
+    cap = LabCapture(lab, tmp_path)
+    demo_traffic(lab)
+    h1, h2 = lab.host("h1"), lab.host("h2")
+    dev, mac2 = h1.dev("eth1"), h2.dev("eth1").mac
+    listener = h2.socket(AF_INET, SOCK_DGRAM)
+    listener.bind(("", 4444))  # delivered, not bounced: an ICMP error would quote the unfinished sum
+    udp = struct.pack("!HHHH", 40000, 4444, 12, 0) + b"abcd"
+    syn = struct.pack("!HHIIBBHHH", 40001, 4445, 1000, 0, 0x50, 0x02, 64240, 0, 0)
+    for proto, l4 in ((17, udp), (6, syn)):
+        skb = SkBuff.from_bytes(offloaded_frame(dev.mac, mac2, proto, l4))
+        skb.ip_summed = Csum.PARTIAL
+        dev.queue_xmit(skb)
+    lab.run(1)
+    cap.close()
+    # h2 took both as checksummed (skb_csum_unnecessary): the datagram was delivered, a RST came back
+    assert listener.recvfrom(100) == (b"abcd", ("10.0.1.2", 40000))
+    assert h2.mib.udp.InCsumErrors == 0
+    assert h2.mib.tcp.InCsumErrors == 0 and h2.mib.tcp.OutRsts == 1
+    verdicts: dict[str, list[tuple[str, bool]]] = {}
+    for path in cap.paths():
+        verdicts[path.name] = [v for _, _, frame in read_pcap(str(path)) for v in checksum_verdicts(frame)]
+        assert all(ok for _, ok in verdicts[path.name]), (path.name, verdicts[path.name])
+    for name in ("h1-eth1.pcap", "sw1-p1.pcap", "sw1-p2.pcap", "h2-eth1.pcap"):  # the two frames' path
+        assert {"ip", "udp", "tcp"} <= {proto for proto, _ in verdicts[name]}, name
+        frames = [frame for _, _, frame in read_pcap(str(tmp_path / name))]
+        assert any(f[34:38] == bytes.fromhex("9c40115c") for f in frames), name  # 40000 -> 4444
+        assert any(f[34:38] == bytes.fromhex("9c41115d") for f in frames), name  # 40001 -> 4445
+    assert "icmp" in {proto for v in verdicts.values() for proto, _ in v}  # h3's port unreachables
+    if TSHARK is not None:
+        for path in cap.paths():
+            f = subprocess.run([TSHARK, "-n", "-r", str(path), "-o", "ip.check_checksum:TRUE",
+                                "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+                                "-T", "fields", "-e", "ip.checksum.status", "-e", "udp.checksum.status",
+                                "-e", "tcp.checksum.status", "-e", "icmp.checksum.status"],
+                               capture_output=True, text=True, env={**os.environ, "HOME": str(path.parent)})
+            assert f.returncode == 0, f.stderr
+            statuses = {s for line in f.stdout.splitlines() for field in line.split("\t") if field
+                        for s in field.split(",")}
+            assert statuses <= {"1", "2"}, (path.name, statuses)  # 1 good, 2 unverified; 0 would be bad

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.skb import PacketType, SkBuff
+from tuxnet.skb import Csum, PacketType, SkBuff
 from tuxnet.wire.ethernet_consts import ETH_HLEN, ETH_P_8021Q, ETH_P_ARP, ETH_P_IP
 
 if TYPE_CHECKING:
@@ -65,6 +65,26 @@ class DevStats:
 
 
 Tap = Callable[[SkBuff, bool], None]  # (skb whose mac_header..tail is the frame, outgoing)
+
+
+def tap_frame(skb: SkBuff) -> bytes:
+    """The frame a packet capture records for ``skb`` (from its link-layer header to its tail), with
+    a transport checksum left to the "hardware" (CHECKSUM_PARTIAL) completed on the copy, as
+    skb_checksum_help would complete it on its way to a real wire: what ``tcpdump -w`` and lab
+    captures write carries the checksums the wire does. ``skb`` itself is not changed.
+
+    Linux's own taps see the unfinished checksum (tcpdump on a veth shows "incorrect" ones); tuxnet
+    completes it because its captures stand for what crosses the link.
+    """
+    start = skb.mac_header if skb.mac_header >= 0 else skb.data
+    frame = bytes(skb.buf[start:skb.tail])
+    if skb.ip_summed == Csum.PARTIAL:
+        from tuxnet.sched.netem import skb_checksum_help  # sched imports this module
+
+        copy = SkBuff.from_bytes(frame)
+        skb_checksum_help(copy)
+        frame = bytes(copy.buf[copy.data:copy.tail])
+    return frame
 
 
 class NetDevice:

@@ -17,7 +17,7 @@ Guarantees, as Linux 6.x:
   token bucket of ``icmp_ratelimit`` ms (inet_peer_xrlim_allow, bursts of 6), else
   OutRateLimitHost. Packets received on loopback, and messages routed out of loopback, are exempt.
 - ``rcv`` (the IPPROTO_ICMP handler): InMsgs; a checksum is verified unless the packet is marked
-  CHECKSUM_UNNECESSARY (InCsumErrors + InErrors, ICMP_CSUM); shorter than 8 bytes: InErrors.
+  CHECKSUM_UNNECESSARY or PARTIAL (InCsumErrors + InErrors, ICMP_CSUM); shorter than 8 bytes: InErrors.
   Per-type In counters (Icmp and IcmpMsg). Unknown types > 18: InErrors, dropped. To a broadcast or
   multicast address only echo, timestamp and address-mask messages are accepted (echo and
   timestamp not even those with ``icmp_echo_ignore_broadcasts``).
@@ -277,7 +277,9 @@ class Icmp:
         buf = skb.buf
         d = skb.data
         n = skb.tail - d
-        if skb.ip_summed != Csum.UNNECESSARY and csum_fold(csum_partial(buf[d:skb.tail])):
+        # skb_checksum_simple_validate(): CHECKSUM_UNNECESSARY and CHECKSUM_PARTIAL skbs are not verified
+        if skb.ip_summed != Csum.UNNECESSARY and skb.ip_summed != Csum.PARTIAL \
+                and csum_fold(csum_partial(buf[d:skb.tail])):
             mib.InCsumErrors += 1
             mib.InErrors += 1
             ns.kfree_skb(skb, SkbDropReason.ICMP_CSUM)

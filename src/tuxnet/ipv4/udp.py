@@ -3,7 +3,7 @@
 Guarantees, as Linux 6.x:
 - Receive (``rcv``, IPPROTO_UDP's handler): fewer than 8 bytes, or a length field below 8 or beyond
   the packet, is InErrors + PKT_TOO_SMALL; a longer packet is trimmed to the length field. A bad
-  checksum (verified unless the skb is CHECKSUM_UNNECESSARY; 0 means none) is InCsumErrors +
+  checksum (verified unless the skb is CHECKSUM_UNNECESSARY or PARTIAL; 0 means none) is InCsumErrors +
   InErrors + UDP_CSUM (tuxnet verifies before the socket lookup; Linux defers it to recvmsg when a
   socket matches, which changes only when the counters move).
 - Unicast lookup is __udp4_lib_lookup: sockets bound to the destination address first, then wildcard
@@ -369,7 +369,8 @@ class Udp:
         nh = skb.network_header
         saddr = _U32.unpack_from(buf, nh + 12)[0]
         daddr = _U32.unpack_from(buf, nh + 16)[0]
-        if skb.ip_summed != Csum.UNNECESSARY and (buf[d + 6] or buf[d + 7]):
+        # skb_csum_unnecessary(): a CHECKSUM_PARTIAL skb (sent by a lab host) has nothing to verify yet
+        if skb.ip_summed != Csum.UNNECESSARY and skb.ip_summed != Csum.PARTIAL and (buf[d + 6] or buf[d + 7]):
             s = (saddr >> 16) + (saddr & 0xFFFF) + (daddr >> 16) + (daddr & 0xFFFF) + IPPROTO_UDP + ulen
             if csum_fold(csum_partial(buf[d:d + ulen], s)):
                 mib.InCsumErrors += 1

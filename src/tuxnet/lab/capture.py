@@ -2,7 +2,9 @@
 
 A capture is a tap on ``dev.taps`` (dev_queue_xmit_nit / deliver_skb to ptype_all in Linux): it sees
 each frame once per direction as it leaves or enters the device, with the loop's virtual time as the
-timestamp. ``capture_all(lab, directory)`` writes ``NODE-IFACE.pcap`` for every interface.
+timestamp. ``capture_all(lab, directory)`` writes ``NODE-IFACE.pcap`` for every interface. Frames are
+recorded as ``tcpdump -w`` records them (``tap_frame``): checksums left to the "hardware"
+(CHECKSUM_PARTIAL) are filled in, so every checksum in a lab capture is the one the wire carries.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from tuxnet.drivers.netdevice import tap_frame
 from tuxnet.wire.pcap import PcapWriter
 
 if TYPE_CHECKING:
@@ -37,8 +40,7 @@ class DeviceCapture:
     def _tap(self, skb: SkBuff, outgoing: bool) -> None:
         if self.direction == "in" and outgoing or self.direction == "out" and not outgoing:
             return
-        start = skb.mac_header if skb.mac_header >= 0 else skb.data
-        frame = bytes(skb.buf[start:skb.tail])
+        frame = tap_frame(skb)
         if self.match is not None and not self.match(frame):
             return
         self.count += 1

@@ -29,9 +29,10 @@ What it guarantees:
 - ``-w FILE`` writes a classic pcap: microsecond timestamps by default like tcpdump, nanosecond
   with ``--nano`` / ``--time-stamp-precision=nano``; records cut to the snapshot length
   (``-s``, default 262144).  Checksums the lab leaves to the "hardware" (CHECKSUM_PARTIAL) are
-  filled in for the capture, as a NIC would put them on the wire.  ``-r FILE`` reads microsecond
-  and nanosecond pcap files in either byte order (EN10MB and LINUX_SLL2); libpcap's errors for
-  missing, unreadable, foreign and truncated files are reproduced.
+  filled in for the capture, as a NIC would put them on the wire (``tap_frame``, which lab
+  captures share).  ``-r FILE`` reads microsecond and nanosecond pcap files in either byte order
+  (EN10MB and LINUX_SLL2); libpcap's errors for missing, unreadable, foreign and truncated files
+  are reproduced.
 - Lines are tuxnet's :func:`tuxnet.wire.pretty.format_packet` (``-n``/``-nn``, ``-e``, ``-v``,
   ``-x``/``-xx``, ``-X``/``-XX``, ``-A``, relative TCP sequence numbers unless ``-S``).
   Timestamps are the virtual clock's (or the file's) time of day in UTC: the lab has no time
@@ -50,7 +51,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from tuxnet.skb import Csum, PacketType
+from tuxnet.drivers.netdevice import tap_frame
+from tuxnet.skb import PacketType
 from tuxnet.tools.pcap_filter import FilterSyntaxError, compile_filter
 from tuxnet.wire.pretty import TcpdumpState, format_packet, hexdump_X, link_header_len
 
@@ -454,16 +456,6 @@ class _Reader:
         self.f.close()
 
 
-def _checksummed(skb: SkBuff, frame: bytes) -> bytes:
-    """The frame with a CHECKSUM_PARTIAL transport checksum filled in, as it reaches the wire."""
-    from tuxnet.sched.netem import skb_checksum_help
-    from tuxnet.skb import SkBuff as Skb
-
-    c = Skb.from_bytes(frame)
-    skb_checksum_help(c)
-    return bytes(c.buf[c.data:c.tail])
-
-
 # ------------------------------------------------------------------------- printing
 def _sll2_header(dev: NetDevice, pkttype: int, frame: bytes) -> bytes:
     """struct sll2_header for an Ethernet (or loopback) frame: protocol, ifindex, hatype, pkttype,
@@ -682,10 +674,7 @@ class LiveCapture:
             return
         if o.direction == "in" and outgoing or o.direction == "out" and not outgoing:
             return
-        start = skb.mac_header if skb.mac_header >= 0 else skb.data
-        frame = bytes(skb.buf[start:skb.tail])
-        if outgoing and skb.ip_summed == Csum.PARTIAL:
-            frame = _checksummed(skb, frame)
+        frame = tap_frame(skb)
         if self.sll2:
             hdr = _sll2_header(dev, PacketType.OUTGOING if outgoing else skb.pkt_type, frame)
             wirelen = len(frame) - 14 + SLL2_HDR_LEN
