@@ -90,3 +90,17 @@ def test_shell_runs_commands_resolves_node_names_and_keeps_time(tmp_path):
     assert "0.000000 s\n" in text and "2.500000 s\n" in text
     assert "*** Unknown command: h9 ls" in text and "*** Unknown command: bogus" in text
     assert "h1 h2" in text
+
+
+def test_run_background_job_with_node_names_and_sleep(tmp_path, capsys):
+    """A trailing & stays an operator when node names are replaced; sleep advances virtual time while
+    the job runs; wait shows its output."""
+    topo = write(tmp_path, TOPO)
+    rc = main(["run", topo, "--cmd", "h1: ping -c 3 h2 &", "--cmd", "h1: sleep 1.5",
+               "--cmd", "h1: jobs", "--cmd", "h1: wait", "--cmd", "h1: sleep 1x"])
+    out = capsys.readouterr().out
+    assert rc == 1  # the bad interval
+    assert "=== h1$ ping -c 3 h2 &   [t=0.000s]\n[1] 1001\n" in out
+    assert "=== h1$ jobs   [t=1.500s]\n[1]   Running" in out
+    assert "3 packets transmitted, 3 received" in out
+    assert "sleep: invalid time interval '1x'" in out

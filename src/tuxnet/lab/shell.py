@@ -32,10 +32,16 @@ HELP = """Commands:
 """
 
 
+_SHELL_OPERATORS = frozenset({"&", "&&", "||", "|", ";", ">", ">>", "<", "2>&1", "&>"})
+
+
 def resolve_node_names(lab: Lab, cmdline: str) -> str:
-    """Replace arguments that are node names with the node's first address (Mininet does the same)."""
+    """Replace arguments that are node names with the node's first address (Mininet does the same).
+    Shell operators (a trailing ``&``, ``&&``, ``|``, redirections) stay operators."""
+    lex = shlex.shlex(cmdline, posix=True, punctuation_chars="&|;<>")
+    lex.whitespace_split = True
     try:
-        argv = shlex.split(cmdline)
+        argv = list(lex)
     except ValueError:
         return cmdline
     changed = False
@@ -45,7 +51,9 @@ def resolve_node_names(lab: Lab, cmdline: str) -> str:
             if ip is not None:
                 argv[i] = ip
                 changed = True
-    return shlex.join(argv) if changed else cmdline
+    if not changed:
+        return cmdline
+    return " ".join(a if a in _SHELL_OPERATORS else shlex.quote(a) for a in argv)
 
 
 class Shell:

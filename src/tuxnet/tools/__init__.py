@@ -100,11 +100,29 @@ async def _timeout(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.T
     return 124
 
 
+async def _sleep(ns: Namespace, argv: list[str], err: io.TextIOBase) -> int:
+    """sleep(1): wait the sum of its DURATIONs of (virtual) time, so background jobs run meanwhile."""
+    if not argv:
+        err.write("sleep: missing operand\n")
+        return 1
+    total = 0.0
+    for a in argv:
+        try:
+            total += parse_duration(a)
+        except ValueError:
+            err.write(f"sleep: invalid time interval '{a}'\n")
+            return 1
+    await asyncio.sleep(total)
+    return 0
+
+
 async def run_argv(ns: Namespace, argv: list[str], out: io.TextIOBase, err: io.TextIOBase) -> int:
     if not argv:
         return 0
     if argv[0] == "timeout":
         return await _timeout(ns, argv[1:], out, err)
+    if argv[0] == "sleep":
+        return await _sleep(ns, argv[1:], err)
     try:
         mod = resolve(argv[0])
     except CommandNotFound:
