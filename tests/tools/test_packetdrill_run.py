@@ -538,6 +538,40 @@ def test_shell_writes_sysctls_like_sysctl_and_proc(tmp_path: Path) -> None:
     assert (v["net.ipv4.tcp_syn_retries"], v["net.ipv4.tcp_wmem"]) == (2, (4096, 50000, 4194304))
 
 
+def test_shell_writes_cubic_module_parameters_and_restores_them(tmp_path: Path) -> None:
+    from tuxnet.ipv4.tcp.cong import cubic
+    from tuxnet.tools.packetdrill.errors import Unsupported
+
+    ns, sh = _shell(tmp_path)
+    assert cubic.hystart_detect == 3
+    assert _sh(ns, sh, "echo 2 > /sys/module/tcp_cubic/parameters/hystart_detect") == 0
+    assert cubic.hystart_detect == 2
+    assert _sh(ns, sh, "echo 1 > /sys/module/tcp_cubic/parameters/hystart_detect") == 0
+    for bad in ("tcp_cubic/parameters/no_such_param", "tcp_bbr/parameters/x"):
+        with pytest.raises(Unsupported):
+            _sh(ns, sh, f"echo 1 > /sys/module/{bad}")
+    sh.restore()
+    assert cubic.hystart_detect == 3
+
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "packetdrill"
+HYSTART_DELAY = CORPUS / "google/gtests/net/tcp/cubic/cubic-hystart-delay-rtt-jumps-upward.pkt"
+
+
+@pytest.mark.skipif(not HYSTART_DELAY.is_file(), reason=f"packetdrill corpus not found at {CORPUS}")
+def test_hystart_detect_written_by_a_script_reaches_cubic(tmp_path: Path) -> None:
+    from tuxnet.ipv4.tcp.cong import cubic
+
+    text = HYSTART_DELAY.read_text().replace("../common/defaults.sh", "./defaults.sh")
+    (tmp_path / "defaults.sh").write_text(str(CORPUS / "google/gtests/net/common/defaults.sh"))
+    assert "echo 3 > /sys/module/tcp_cubic/parameters/hystart_detect" in text
+    passed(run(tmp_path, text))
+    # ACK-train detection only: the RTT jump no longer ends slow start where the script expects
+    res = run(tmp_path, text.replace("echo 3 >", "echo 1 >"))
+    assert res.status == "FAIL", res.summary()
+    assert cubic.hystart_detect == 3  # restored when the run ended
+
+
 def test_shell_status_discard_and_unsupported(tmp_path: Path) -> None:
     from tuxnet.tools.packetdrill.errors import Unsupported
 

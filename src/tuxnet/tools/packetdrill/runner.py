@@ -683,6 +683,7 @@ def _drive(run: Run) -> None:
         raise ScriptFailure(line, "the run stalled: nothing left to happen") from None
     finally:
         _settle(run)
+        run.shell.restore()
     if run.failure is not None:
         raise run.failure
 

@@ -14,6 +14,8 @@ a line, ``#`` comments, ``$((...))`` arithmetic, ``> /dev/null`` / ``2>&1`` / ``
   through ``TUXNET_PACKETDRILL_CORPUS``, else the same profile built in (``DEFAULTS_PROFILE``). The
   profile is applied leniently: keys tuxnet does not have are reported in the log and skipped.
 - ``/tmp/sysctl_restore_${PPID}.sh``: nothing to restore, every script gets a fresh namespace.
+- ``echo VALUE > /sys/module/tcp_cubic/parameters/NAME`` sets the CUBIC module's parameter (a module
+  global, as on Linux); the run puts the old value back when the script ends (``Shell.restore``).
 - ``ip`` and ``tc`` run tuxnet's tools; ``ip tcp_metrics flush`` empties the Fast Open cookie
   cache (the only TCP metrics tuxnet keeps); ``ethtool -K tun0 <feature> off...`` succeeds (the
   device has no offloads).
@@ -24,6 +26,7 @@ a line, ``#`` comments, ``$((...))`` arithmetic, ``> /dev/null`` / ``2>&1`` / ``
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from tuxnet.netns import Namespace
 
 COMMON_DEFAULTS = Path("google/gtests/net/common/defaults.sh")
+# kernel modules whose /sys/module/NAME/parameters a script may write: the tuxnet module holding them
+MODULES = {"tcp_cubic": "tuxnet.ipv4.tcp.cong.cubic"}
 
 # google/gtests/net/common/defaults.sh, for runs without the corpus next to the script.
 DEFAULTS_PROFILE: tuple[tuple[str, str], ...] = (
@@ -79,6 +84,7 @@ class Shell:
         self.ns = ns
         self.script_dir = script_dir
         self.log = log
+        self.saved_params: dict[tuple[str, str], int] = {}
 
     # -- entry point
 
@@ -184,10 +190,37 @@ class Shell:
         raise Unsupported(f"command `{' '.join(words)}`")
 
     def _echo(self, args: list[str], target: str) -> int:
+        if target.startswith("/sys/module/"):
+            return self._set_module_param(target, " ".join(args))
         if not target.startswith("/proc/sys/"):
             raise Unsupported(f"`echo {' '.join(args)} > {target}`")
         self._set_proc(target, " ".join(args))
         return 0
+
+    def _set_module_param(self, path: str, value: str) -> int:
+        """A write to /sys/module/MODULE/parameters/NAME: the module's global, as on Linux (where it
+        outlives the script); ``restore`` puts the old values back when the run ends."""
+        parts = path.split("/")
+        if len(parts) != 6 or parts[4] != "parameters" or parts[3] not in MODULES:
+            raise Unsupported(f"writing {path}")
+        module = importlib.import_module(MODULES[parts[3]])
+        name = parts[5]
+        if name not in module.MODULE_PARAMETERS:
+            raise _Failed(f"{path}: No such file or directory")
+        try:
+            new = int(value.strip(), 0)
+        except ValueError:
+            raise _Failed(f"write error: Invalid argument ({path})") from None
+        self.saved_params.setdefault((module.__name__, name), getattr(module, name))
+        setattr(module, name, new)
+        self.log.append(f"{path}={new}")
+        return 0
+
+    def restore(self) -> None:
+        """Module parameters back to what they were before the script: the next script starts clean."""
+        for (mod, name), old in self.saved_params.items():
+            setattr(importlib.import_module(mod), name, old)
+        self.saved_params.clear()
 
     def _sysctl(self, args: list[str]) -> int:
         ignore_unknown = False

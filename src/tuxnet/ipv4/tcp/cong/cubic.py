@@ -104,6 +104,9 @@ hystart = 1
 hystart_detect = HYSTART_ACK_TRAIN | HYSTART_DELAY
 hystart_low_window = 16
 hystart_ack_delta_us = 2000
+# the names /sys/module/tcp_cubic/parameters/ lists (all 0644: writable at run time)
+MODULE_PARAMETERS = ("fast_convergence", "beta", "initial_ssthresh", "bic_scale", "tcp_friendliness",
+                     "hystart", "hystart_detect", "hystart_low_window", "hystart_ack_delta_us")
 
 # Precomputed scale factors (cubictcp_register), based on an SRTT of 100 ms.
 beta_scale = 8 * (BICTCP_BETA_SCALE + beta) // 3 // (BICTCP_BETA_SCALE - beta)
