@@ -12,6 +12,9 @@ Guarantees, as Linux 6.x:
   (ENODEV if unknown, "" unbinds) and rehashes the socket. SO_MARK needs CAP_NET_ADMIN; SO_PRIORITY
   above 6 too. SO_RCVTIMEO/SO_SNDTIMEO take a ``struct timeval`` (or, as a tuxnet convenience, a
   float of seconds) and govern the blocking coroutine helpers.
+- SO_MAX_PACING_RATE (bytes/s) takes a u32 (~0U: unlimited) or, with 8 bytes, a u64; any other
+  value turns on the socket's internal pacing (SK_PACING_NONE -> NEEDED) and lowers the current
+  pacing rate to it; getsockopt answers the u32-clamped value, or the u64 with an 8-byte buffer.
 - IP_TOS also sets the socket priority (rt_tos2priority) and keeps a stream socket's ECN bits;
   IP_TTL accepts 1..255 or -1 (default); IP_MTU_DISCOVER 0..5; IP_MTU is read-only and ENOTCONN
   on an unconnected socket; IP_HDRINCL and IP_NODEFRAG exist on raw sockets only (ENOPROTOOPT).
@@ -62,6 +65,7 @@ from tuxnet.sock.constants import (
     SO_KEEPALIVE,
     SO_LINGER,
     SO_MARK,
+    SO_MAX_PACING_RATE,
     SO_NO_CHECK,
     SO_OOBINLINE,
     SO_PASSCRED,
@@ -97,6 +101,10 @@ _INT = struct.Struct("=i")
 _TIMEVAL = struct.Struct("=qq")
 _LINGER = struct.Struct("=ii")
 _U32 = struct.Struct("!I")
+_ULONG = struct.Struct("=Q")
+U32_MAX = 0xFFFFFFFF
+U64_MAX = (1 << 64) - 1
+SK_PACING_NONE, SK_PACING_NEEDED = 0, 1  # enum sk_pacing (include/net/sock.h)
 NSEC_PER_SEC = 1_000_000_000
 NSEC_PER_USEC = 1_000
 TCP_LISTEN = 10
@@ -179,6 +187,8 @@ def sock_setsockopt(sock: Socket, optname: int, value: Any) -> None:
     ns = sock.ns
     if optname == SO_BINDTODEVICE:
         return _set_bindtodevice(sock, value)
+    if optname == SO_MAX_PACING_RATE:
+        return _set_max_pacing_rate(sk, value)
     if optname in (SO_LINGER, SO_RCVTIMEO, SO_SNDTIMEO):
         if optname == SO_LINGER:
             b = bytes(value) if not isinstance(value, int) else b""
@@ -258,6 +268,22 @@ def sock_setsockopt(sock: Socket, optname: int, value: Any) -> None:
     else:
         raise oserror(errno.ENOPROTOOPT)
     return None
+
+
+def _set_max_pacing_rate(sk: Any, value: Any) -> None:
+    """sk_setsockopt(SO_MAX_PACING_RATE): the cap TCP's pacing rate is computed under."""
+    if isinstance(value, (bytes, bytearray, memoryview)) and len(value) >= _ULONG.size:
+        ulval = _ULONG.unpack_from(bytes(value))[0]
+    else:
+        val = int_val(value) & U32_MAX
+        ulval = U64_MAX if val == U32_MAX else val
+    if not hasattr(sk, "sk_max_pacing_rate"):
+        return  # only TCP sockets pace in tuxnet (no fq qdisc reads the other sockets' rate)
+    if ulval != U64_MAX and sk.sk_pacing_status == SK_PACING_NONE:
+        sk.sk_pacing_status = SK_PACING_NEEDED  # cmpxchg(NONE -> NEEDED)
+    sk.sk_max_pacing_rate = ulval
+    if ulval < sk.sk_pacing_rate:
+        sk.sk_pacing_rate = ulval
 
 
 def _bindtoindex(sock: Socket, ifindex: int) -> None:
@@ -343,6 +369,11 @@ def sock_getsockopt(sock: Socket, optname: int, buflen: int | None) -> int | byt
             return v
     elif optname == SO_BINDTOIFINDEX:
         v = sk.sk_bound_dev_if
+    elif optname == SO_MAX_PACING_RATE:
+        rate = getattr(sk, "sk_max_pacing_rate", U64_MAX)
+        if buflen is not None and buflen >= _ULONG.size:
+            return _ULONG.pack(rate)
+        v = _INT.unpack(struct.pack("=I", min(rate, U32_MAX)))[0]  # a C int: ~0U reads as -1
     else:
         raise oserror(errno.ENOPROTOOPT)
     return _out(v, buflen)

@@ -13,8 +13,9 @@ Guarantees, as Linux 6.x:
 - MSS: ``tcp_mtu_to_mss`` = PMTU - 40 - options, clamped by the peer's MSS and tcp_min_snd_mss,
   bounded by half the largest window seen (tcp_bound_to_half_wnd); ``tcp_current_mss`` resyncs when
   the route's MTU changes and subtracts SACK blocks in use.
-- ``tcp_write_xmit``: pacing (EDT: each segment's departure time advances ``tcp_wstamp_ns`` by
-  len/sk_pacing_rate; the pacing timer resumes), cwnd test (a lone FIN ignores cwnd), receive
+- ``tcp_write_xmit``: pacing (EDT: each data segment's departure advances ``tcp_wstamp_ns`` by
+  payload/sk_pacing_rate, as tcp_update_skb_after_send: the first 10 unpaced, at most half a slot
+  of lateness credited; the pacing timer resumes), cwnd test (a lone FIN ignores cwnd), receive
   window test, Nagle with Minshall's variant (TCP_NODELAY, TCP_CORK), then the loss probe timer and
   cwnd validation (RFC 7661 as tcp_cwnd_validate). Zero windows arm the persist timer;
   ``tcp_write_wakeup`` sends what fits or a zero-window probe (seq snd_una - 1).
@@ -411,22 +412,34 @@ def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: i
 
 def tcp_update_skb_after_send(tp: TcpSock, skb: TcpSkb, prior_wstamp: int) -> None:
     """EDT pacing: the next departure is later by this segment's length at sk_pacing_rate; the
-    segment moves to the tail of the time-sorted queue RACK walks."""
+    segment moves to the tail of the time-sorted queue RACK walks.
+
+    As tcp_update_skb_after_send() (net/ipv4/tcp_output.c), called from __tcp_transmit_skb() with
+    ``oskb``, the write/retransmit-queue skb: its ``skb->len`` is the payload alone (the TCP and IP
+    headers are pushed on the clone), so pacing charges payload bytes, not frame bytes. The first 10
+    data segments are not paced ("Original sch_fq does not pace first 10 MSS"), and the time the
+    departure was already late (``tcp_wstamp_ns - prior_wstamp``, OS jitter) is credited, at most
+    half of this segment's slot.
+    """
     tq = tp.tsorted_sent_queue
     tq[id(skb)] = skb
     tq.move_to_end(id(skb))
     if tp.sk_pacing_status != cong.SK_PACING_NONE:
         rate = tp.sk_pacing_rate
-        if rate and rate != cong.U64:
-            len_ns = (len(skb.data) + tp.tcp_header_len + 20) * NSEC_PER_SEC // rate
+        if rate and rate != cong.U64 and tp.data_segs_out >= 10:
+            len_ns = len(skb.data) * NSEC_PER_SEC // rate
             credit = tp.tcp_wstamp_ns - prior_wstamp
-            len_ns -= min(len_ns, credit)
+            len_ns -= min(len_ns // 2, credit)
             tp.tcp_wstamp_ns += len_ns
 
 
 def tcp_pacing_check(tp: TcpSock) -> bool:
-    """True while the next departure time lies in the future (the pacing timer will resume)."""
-    if tp.sk_pacing_status == cong.SK_PACING_NONE:
+    """True while the next departure time lies in the future (the pacing timer will resume).
+
+    Only internal pacing holds segments back (tcp_needs_internal_pacing(): SK_PACING_NEEDED); with
+    SK_PACING_FQ the qdisc honours each skb's departure time instead.
+    """
+    if tp.sk_pacing_status != cong.SK_PACING_NEEDED:
         return False
     if tp.tcp_wstamp_ns <= tp.tcp_clock_cache:
         return False
