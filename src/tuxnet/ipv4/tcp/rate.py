@@ -19,7 +19,9 @@ The contract with TCP (all times in microseconds, ``tp.tcp_mstamp`` style):
 - Then once per ACK: ``tcp_rate_gen(tp, delivered, lost, is_sack_reneg, rs)`` with the number of
   packets newly (s)acked and newly marked lost; TCP sets ``rs.prior_in_flight`` (before processing
   the ACK), ``rs.rtt_us`` (-1 if none) and ``rs.is_ack_delayed`` itself, as tcp_ack() does.
-- ``tcp_rate_check_app_limited(tp)`` whenever the application hands TCP less than a full segment.
+- ``tcp_rate_check_app_limited(tp)`` each time the application hands TCP data (tcp_sendmsg, as
+  tcp_sendmsg_locked() calls it): it marks a bubble when less than a segment is unsent, nothing
+  waits below TCP, cwnd is not full and no lost packet awaits retransmission. Not on ACKs.
 
 The per-segment record ("skb") is generic: any object with writable attributes ``tx``
 (a ``TcpSkbTx``, filled by ``tcp_rate_skb_sent``), ``end_seq`` (u32), ``sacked`` (``TCPCB_*`` bits)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import oserror
 from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_fastopen, tcp_input, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp.rate import tcp_rate_check_app_limited
 from tuxnet.ipv4.tcp.tcp_sock import (
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
@@ -323,6 +324,10 @@ def tcp_push(tp: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
 
 def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
     """Copy ``data`` into the write queue as far as the send buffer allows; push; return bytes taken."""
+    # Is sending application-limited? tcp_sendmsg_locked() asks once per call, before it waits for
+    # the connection or copies anything; this (with the TLS/BPF send paths) is Linux's only caller:
+    # tcp_ack() never marks the flow, so a sender that keeps the socket full is not app-limited.
+    tcp_rate_check_app_limited(tp)
     st = tp.sk_state
     passive_fastopen = st == TCP_SYN_RECV and tp.fastopen_rsk is not None
     if st not in (TCP_ESTABLISHED, TCP_CLOSE_WAIT) and not passive_fastopen:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.ipv4.tcp import cong, tcp_ctl, tcp_output, tcp_sacktag
-from tuxnet.ipv4.tcp.rate import RateSample, tcp_rate_check_app_limited, tcp_rate_gen, tcp_rate_skb_delivered
+from tuxnet.ipv4.tcp.rate import RateSample, tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.ipv4.tcp.tcp_flags import (
     ACK_TOO_OLD,
     ACK_UNSENT_DATA,
@@ -475,7 +475,6 @@ def tcp_ack(tp: TcpSock, cb: TcpCb, flag: int) -> int:
         tp.icsk_retransmits = 0
     prior_fack = tcp_sacktag.tcp_highest_sack_seq(tp) if tp.tcp_is_sack() else tp.snd_una
     rs.prior_in_flight = cong.tcp_packets_in_flight(tp)
-    tcp_rate_check_app_limited(tp)
     if flag & FLAG_UPDATE_TS_RECENT:
         tcp_input.tcp_replace_ts_recent(tp, cb.seq)
     if (flag & (FLAG_SLOWPATH | FLAG_SND_UNA_ADVANCED)) == FLAG_SND_UNA_ADVANCED:
