@@ -5,23 +5,24 @@ random loss as a congestion signal, so it keeps sending at the bottleneck rate; 
 window to 0.7x at every loss and sits in its Reno-friendly region, AVG_W = sqrt(3/(2p)) = 12.2
 packets, about 1.4 Mbit/s at 100 ms.
 
-What "over 90% of the path" means here. The bottleneck carries 100 Mbit/s of Ethernet frames
-(netem's rate counts the frame without FCS); a full-sized segment is a 1514-byte frame with 1448 bytes
-of payload, so the path's goodput capacity is 100 x 1448/1514 = 95.6 Mbit/s. The test asserts:
+What the issue asks: BBR keeps over 90% of the 100 Mbit/s path, i.e. more than 90 Mbit/s of goodput,
+where CUBIC falls far below. The test asserts:
+- BBR's goodput (application bytes read by the receiver) is over 90 Mbit/s;
 - the bottleneck link stays at least 90% busy (data-direction frames, retransmissions included);
-- BBR's goodput is at least 90% of the goodput capacity (86.1 Mbit/s);
 - CUBIC's goodput on the same path is below 30% of BBR's.
-A flat 90 Mbit/s of goodput is not a fair bar for a Linux-faithful BBR v1 here: its ceiling is
-95.6 x 0.99 (pacing margin) x 0.99 (the lost 1%) = 93.7 Mbit/s, and PROBE_RTT (cwnd 4 for 200 ms plus
-a round trip, every 10 s) and the packet-conserving first round of recovery after it take 3-4% off:
-about 90 Mbit/s, the bar itself (see docs/tcp-models.md).
+The margin is thin by nature. The bottleneck carries 100 Mbit/s of Ethernet frames (netem's rate
+counts the frame without FCS); a full-sized segment is a 1514-byte frame with 1448 bytes of payload,
+so the path's goodput capacity is 100 x 1448/1514 = 95.6 Mbit/s. A Linux-faithful BBR v1 cruises at
+95.6 x 0.99 (pacing margin) x 0.99 (the lost 1%) = 93.7 Mbit/s, and PROBE_RTT (cwnd 4 for 200 ms
+plus a round trip, every 10 s) with the packet-conserving first round of recovery after it takes
+2-3% off: 90.9 Mbit/s here (seeds 1-5: 90.9-91.4). That figure needs pacing to charge the payload
+only, as tcp_update_skb_after_send() does with the queue skb's len: charging the 52 header bytes too
+paced 3.6% slow and gave 88.2 Mbit/s (docs/tcp-models.md, "Findings").
 
 Both hosts raise tcp_wmem/tcp_rmem's maximum to 16 MB, the usual tuning for long fat paths, so
 that the socket is never what limits the flow (the model's premise): on this path the retransmit
-queue holds a round trip of data plus the SACKed segments above each hole. With the default 4 MB
-BBR's goodput here is about 1 Mbit/s lower (87.1 against 88.2 Mbit/s in the window below); with a
-send buffer small enough to limit the flow, tuxnet's BBR never leaves STARTUP (docs/tcp-models.md,
-"Findings").
+queue holds a round trip of data plus the SACKed segments above each hole. The send-buffer-limited
+case is test_bbr_sndbuf_limited.py.
 The window: 20 virtual seconds after a 3 s start (two PROBE_RTT episodes).
 """
 
@@ -62,6 +63,6 @@ def measure(cc: str, seed: int) -> tuple[float, float, str]:
 def test_bbr_fills_lossy_path_cubic_does_not() -> None:
     bbr_goodput, bbr_busy, bbr_row = measure("bbr", seed=1)
     cubic_goodput, _, cubic_row = measure("cubic", seed=1)
+    assert bbr_goodput > 0.90 * LINK_BPS, bbr_row
     assert bbr_busy >= 0.90, bbr_row
-    assert bbr_goodput >= 0.90 * GOODPUT_CAPACITY, bbr_row
     assert cubic_goodput < 0.30 * bbr_goodput, f"{bbr_row}\n{cubic_row}"
