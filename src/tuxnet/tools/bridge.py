@@ -43,6 +43,8 @@ from tuxnet.bridge.fdb import (
 from tuxnet.core.errors import oserror
 from tuxnet.core.loop import NSEC_PER_SEC
 from tuxnet.drivers.netdevice import ARPHRD_ETHER
+from tuxnet.tools.ip.common import matches
+from tuxnet.wire.addr import mac_ntoa
 
 if TYPE_CHECKING:
     from tuxnet.drivers.netdevice import NetDevice
@@ -108,14 +110,6 @@ class BridgeExit(Exception):
         super().__init__(message)
         self.rc = rc
         self.message = message
-
-
-def matches(arg: str, word: str) -> bool:
-    return bool(arg) and word.startswith(arg)
-
-
-def mac_ntoa(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
 
 
 def _next(argv: list[str], i: int) -> str:

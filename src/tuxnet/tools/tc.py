@@ -24,6 +24,7 @@ from tuxnet.sched import QDISCS, Qdisc, create_qdisc, make_default_qdisc
 from tuxnet.sched import netem as nm
 from tuxnet.sched.netem import NetemOpt, dist_table, get_rate64, get_size, get_time, parse_percent
 from tuxnet.sched.tbf import TbfOpt, limit_from_latency
+from tuxnet.tools.ip.common import matches
 
 if TYPE_CHECKING:
     from tuxnet.drivers.netdevice import NetDevice
@@ -87,11 +88,6 @@ class TcExit(Exception):
         super().__init__(message)
         self.rc = rc
         self.message = message
-
-
-def matches(arg: str, word: str) -> bool:
-    """iproute2 matches(): ``arg`` is a non-empty prefix of ``word``."""
-    return bool(arg) and word.startswith(arg)
 
 
 class Args:

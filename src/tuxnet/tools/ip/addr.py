@@ -14,7 +14,6 @@ from tuxnet.tools.ip.common import (
     get_addr,
     get_prefix,
     get_u32,
-    invarg,
     matches,
     nodev,
     rtnl_error,
@@ -129,21 +128,13 @@ def _modify(ns: Any, argv: list[str], cmd: str, opts: Opts) -> int:
         elif a == "anycast":
             args.next()
         elif matches(a, "scope"):
-            v = args.next()
-            sc = scope_a2n(v)
-            if sc is None:
-                raise invarg("invalid scope value.", v)
-            scope = sc
+            scope = args.next_as(scope_a2n, "invalid scope value.")
         elif a == "dev":
             devname = args.next()
         elif matches(a, "label"):
             label = args.next()
         elif matches(a, "metric") or matches(a, "priority") or a == "preference":
-            v = args.next()
-            try:
-                metric = get_u32(v)
-            except ValueError:
-                raise invarg('"metric" value is invalid\n', v) from None
+            metric = args.next_as(get_u32, '"metric" value is invalid\n')
         elif matches(a, "valid_lft") or matches(a, "preferred_lft"):
             args.next()
         elif a == "noprefixroute":

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tuxnet.wire.addr import ip_aton, ip_ntoa, parse_prefix
+
+T = TypeVar("T")
 
 
 class IpExit(Exception):
@@ -106,6 +109,19 @@ class Args:
         if self.i >= len(self.argv):
             raise incomplete()
         return self.take()
+
+    def next_as(self, conv: Callable[[str], T | None], msg: str) -> T:
+        """NEXT_ARG() and its conversion (an ``*_a2n`` lookup, ``get_u32``...): ``invarg(msg)`` when the
+        conversion fails (returns None or raises ValueError), as iproute2's
+        ``if (rtnl_rtprot_a2n(&id, *argv)) invarg(msg, *argv);`` does."""
+        v = self.next()
+        try:
+            r = conv(v)
+        except ValueError:
+            r = None
+        if r is None:
+            raise invarg(msg, v)
+        return r
 
 
 # ---------------------------------------------------------------------- addresses

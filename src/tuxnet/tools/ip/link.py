@@ -10,7 +10,6 @@ from tuxnet.tools.ip.common import (
     Opts,
     duparg2,
     get_u32,
-    invarg,
     link_flag_names,
     matches,
     nodev,
@@ -266,11 +265,7 @@ def _add(ns: Any, argv: list[str]) -> int:
                         peer = p
             break
         elif a == "mtu":
-            v = args.next()
-            try:
-                mtu = get_u32(v)
-            except ValueError:
-                raise invarg('Invalid "mtu" value\n', v) from None
+            mtu = args.next_as(get_u32, 'Invalid "mtu" value\n')
         elif a in ("address", "addr"):
             v = args.next()
             try:
@@ -333,11 +328,7 @@ def _set(ns: Any, argv: list[str]) -> int:
         elif a == "name":
             ops.append(("name", args.next()))
         elif matches(a, "mtu"):
-            v = args.next()
-            try:
-                ops.append(("mtu", get_u32(v)))
-            except ValueError:
-                raise invarg('Invalid "mtu" value\n', v) from None
+            ops.append(("mtu", args.next_as(get_u32, 'Invalid "mtu" value\n')))
         elif a in ("address", "addr") or matches(a, "address"):
             v = args.next()
             try:
@@ -349,11 +340,7 @@ def _set(ns: Any, argv: list[str]) -> int:
         elif a == "nomaster":
             ops.append(("nomaster", None))
         elif matches(a, "txqueuelen") or a in ("qlen", "txqlen"):
-            v = args.next()
-            try:
-                ops.append(("txqlen", get_u32(v)))
-            except ValueError:
-                raise invarg('Invalid "txqueuelen" value\n', v) from None
+            ops.append(("txqlen", args.next_as(get_u32, 'Invalid "txqueuelen" value\n')))
         elif a in ("arp", "multicast", "allmulticast", "promisc", "carrier", "dynamic", "trailers"):
             v = args.next()
             if v not in ("on", "off"):

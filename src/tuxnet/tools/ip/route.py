@@ -317,23 +317,11 @@ def _parse_filter(ns: Any, args: Args, flush: bool) -> Filter:
         elif a == "cache" or matches(a, "cloned"):
             flt.tb = -1
         elif matches(a, "protocol"):
-            v = args.next()
-            p = proto_a2n(v)
-            if p is None:
-                raise invarg('"protocol" value is invalid\n', v)
-            flt.proto = p
+            flt.proto = args.next_as(proto_a2n, '"protocol" value is invalid\n')
         elif matches(a, "scope"):
-            v = args.next()
-            sc = scope_a2n(v)
-            if sc is None:
-                raise invarg("invalid \"scope\" value\n", v)
-            flt.scope = sc
+            flt.scope = args.next_as(scope_a2n, "invalid \"scope\" value\n")
         elif matches(a, "type"):
-            v = args.next()
-            t = rtntype_a2n(v)
-            if t is None:
-                raise invarg("node type value is invalid\n", v)
-            flt.type = t
+            flt.type = args.next_as(rtntype_a2n, "node type value is invalid\n")
         elif a in ("dev", "oif"):
             name = args.next()
             dev = ns.devices.get(name)
@@ -348,11 +336,7 @@ def _parse_filter(ns: Any, args: Args, flush: bool) -> Filter:
         elif a == "src":
             flt.prefsrc = get_addr(args.next())
         elif a in ("tos", "dsfield"):
-            v = args.next()
-            t = dsfield_a2n(v)
-            if t is None:
-                raise invarg("TOS value is invalid\n", v)
-            flt.tos = t
+            flt.tos = args.next_as(dsfield_a2n, "TOS value is invalid\n")
         elif a == "root":
             flt.rdst = get_prefix(args.next())
         elif matches(a, "match"):
@@ -457,19 +441,11 @@ def _modify(ns: Any, argv: list[str], opts: Opts, nlflags: int, *, delete: bool)
             cfg.gw = get_addr(v)
             gw_ok = True
         elif a in ("tos", "dsfield") or matches(a, "dsfield"):
-            v = args.next()
-            t = dsfield_a2n(v)
-            if t is None:
-                raise invarg('"tos" value is invalid\n', v)
-            cfg.tos = t
+            cfg.tos = args.next_as(dsfield_a2n, '"tos" value is invalid\n')
         elif a == "expires":
             args.next()
         elif matches(a, "metric") or matches(a, "priority") or a == "preference":
-            v = args.next()
-            try:
-                cfg.priority = get_u32(v)
-            except ValueError:
-                raise invarg('"metric" value is invalid\n', v) from None
+            cfg.priority = args.next_as(get_u32, '"metric" value is invalid\n')
         elif a == "mtu" or a in _SIMPLE_METRICS or a in ("rtt", "rttvar", "rto_min"):
             v = args.next()
             if v == "lock":
@@ -496,24 +472,12 @@ def _modify(ns: Any, argv: list[str], opts: Opts, nlflags: int, *, delete: bool)
         elif a == "pervasive":
             cfg.flags |= RTNH_F_PERVASIVE
         elif matches(a, "protocol"):
-            v = args.next()
-            p = proto_a2n(v)
-            if p is None:
-                raise invarg('"protocol" value is invalid\n', v)
-            cfg.protocol = p
+            cfg.protocol = args.next_as(proto_a2n, '"protocol" value is invalid\n')
         elif matches(a, "table"):
-            v = args.next()
-            tid = table_a2n(v)
-            if tid is None:
-                raise invarg('"table" value is invalid\n', v)
-            cfg.table = tid
+            cfg.table = args.next_as(table_a2n, '"table" value is invalid\n')
             table_ok = True
         elif matches(a, "scope"):
-            v = args.next()
-            sc = scope_a2n(v)
-            if sc is None:
-                raise invarg('invalid "scope" value\n', v)
-            cfg.scope = sc
+            cfg.scope = args.next_as(scope_a2n, 'invalid "scope" value\n')
             scope_ok = True
         elif a in ("dev", "oif"):
             devname = args.next()
@@ -579,11 +543,7 @@ def _get(ns: Any, argv: list[str], opts: Opts) -> int:
     while args:
         a = args.take()
         if a in ("tos", "dsfield") or matches(a, "dsfield"):
-            v = args.next()
-            t = dsfield_a2n(v)
-            if t is None:
-                raise invarg("TOS value is invalid\n", v)
-            tos = t
+            tos = args.next_as(dsfield_a2n, "TOS value is invalid\n")
         elif matches(a, "from"):
             v = args.next()
             src, _ = get_prefix(v, any_ok=False)
@@ -591,21 +551,13 @@ def _get(ns: Any, argv: list[str], opts: Opts) -> int:
         elif a in ("iif", "input"):
             iif = args.next()
         elif a == "mark":
-            v = args.next()
-            try:
-                mark = get_u32(v)
-            except ValueError:
-                raise invarg("invalid mark\n", v) from None
+            mark = args.next_as(get_u32, "invalid mark\n")
         elif a in ("oif", "dev") or matches(a, "output"):
             oif = args.next()
         elif matches(a, "notify") or matches(a, "connected") or matches(a, "fibmatch"):
             pass
         elif a == "uid":
-            v = args.next()
-            try:
-                uid = get_u32(v)
-            except ValueError:
-                raise invarg("invalid UID\n", v) from None
+            uid = args.next_as(get_u32, "invalid UID\n")
         elif a in ("ipproto", "sport", "dport", "vrf"):
             args.next()
         else:

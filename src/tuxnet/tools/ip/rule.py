@@ -184,18 +184,10 @@ def _modify(ns: Any, argv: list[str], *, add: bool) -> int:
         elif a == "to":
             kw["dst"], kw["dst_len"] = get_prefix(args.next())
         elif matches(a, "preference") or matches(a, "order") or matches(a, "priority"):
-            v = args.next()
-            try:
-                kw["pref"] = get_u32(v)
-            except ValueError:
-                raise invarg("preference value is invalid\n", v) from None
+            kw["pref"] = args.next_as(get_u32, "preference value is invalid\n")
             pref_given = True
         elif a == "tos" or matches(a, "dsfield"):
-            v = args.next()
-            t = dsfield_a2n(v)
-            if t is None:
-                raise invarg("TOS value is invalid\n", v)
-            kw["tos"] = t
+            kw["tos"] = args.next_as(dsfield_a2n, "TOS value is invalid\n")
         elif a == "fwmark":
             v = args.next()
             mark, _, mask = v.partition("/")
@@ -212,17 +204,9 @@ def _modify(ns: Any, argv: list[str], *, add: bool) -> int:
             if a != "l3mdev":
                 args.next()
         elif matches(a, "protocol"):
-            v = args.next()
-            p = proto_a2n(v)
-            if p is None:
-                raise invarg('"protocol" value is invalid\n', v)
-            kw["proto"] = p
+            kw["proto"] = args.next_as(proto_a2n, '"protocol" value is invalid\n')
         elif matches(a, "table") or a == "lookup":
-            v = args.next()
-            tid = table_a2n(v)
-            if tid is None:
-                raise invarg("invalid table ID\n", v)
-            table = tid
+            table = args.next_as(table_a2n, "invalid table ID\n")
             table_ok = True
         elif matches(a, "suppress_prefixlength") or a == "sup_pl":
             v = args.next()
@@ -257,11 +241,7 @@ def _modify(ns: Any, argv: list[str], *, add: bool) -> int:
                 raise IpExit(255, _HELP)
             if matches(a, "goto"):
                 action = FR_ACT_GOTO
-                v = args.next()
-                try:
-                    kw["target"] = get_u32(v)
-                except ValueError:
-                    raise invarg("invalid target\n", v) from None
+                kw["target"] = args.next_as(get_u32, "invalid target\n")
             elif matches(a, "nop"):
                 action = FR_ACT_NOP
             else:
