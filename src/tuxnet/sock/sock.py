@@ -54,9 +54,7 @@ from tuxnet.sock.constants import (
     IP_PMTUDISC_PROBE,
     IP_PMTUDISC_WANT,
     MSG_DONTWAIT,
-    MSG_ERRQUEUE,
     MSG_PEEK,
-    MSG_TRUNC,
     RCV_SHUTDOWN,
     SEND_SHUTDOWN,
     SHUTDOWN_MASK,
@@ -64,10 +62,10 @@ from tuxnet.sock.constants import (
     SO_EE_ORIGIN_LOCAL,
     SOCK_BINDADDR_LOCK,
     SOCK_BINDPORT_LOCK,
-    SOL_IP,
     TCP_CLOSE,
     TCP_ESTABLISHED,
 )
+from tuxnet.sock.errqueue import SockExterr, ip_recv_error, sock_queue_err_skb
 from tuxnet.wire.addr import ip_ntoa
 
 if TYPE_CHECKING:
@@ -83,8 +81,6 @@ LL_ALLOC_EXTRA = 16 + 15  # LL_RESERVED_SPACE(ethernet) + 15, what __ip_append_d
 
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
-_EXTERR = struct.Struct("=IBBBBII")
-_SOCKADDR_IN = struct.Struct("=HH4s8x")
 
 # icmp_err_convert (net/ipv4/icmp.c): (errno, fatal) per DEST_UNREACH code
 ICMP_ERR_CONVERT = (
@@ -149,33 +145,6 @@ class Cred:
         return f"Cred(uid={self.uid}, gid={self.gid})"
 
 
-class SockExterr:
-    """One error-queue entry: struct sock_exterr_skb (ee fields, offender, quoted payload)."""
-
-    __slots__ = ("ee_errno", "ee_origin", "ee_type", "ee_code", "ee_info", "offender", "addr", "port",
-                 "payload", "truesize")
-
-    def __init__(self, ee_errno: int, origin: int, ee_type: int, ee_code: int, info: int, offender: int,
-                 addr: int, port: int, payload: bytes) -> None:
-        self.ee_errno = ee_errno
-        self.ee_origin = origin
-        self.ee_type = ee_type
-        self.ee_code = ee_code
-        self.ee_info = info
-        self.offender = offender
-        self.addr = addr
-        self.port = port
-        self.payload = payload
-        self.truesize = skb_truesize(len(payload) + 28)
-
-    def cmsg(self) -> tuple[int, int, bytes]:
-        """(SOL_IP, IP_RECVERR, struct sock_extended_err + struct sockaddr_in of the offender)."""
-        ee = _EXTERR.pack(self.ee_errno, self.ee_origin, self.ee_type, self.ee_code, 0, self.ee_info, 0)
-        off = _SOCKADDR_IN.pack(AF_INET if self.offender or self.ee_origin == SO_EE_ORIGIN_ICMP else 0, 0,
-                                _U32.pack(self.offender))
-        return (SOL_IP, IP_RECVERR, ee + off)
-
-
 class SockWakeups:
     """The struct sock callbacks every protocol calls to wake the owning socket's wait queue
     (sk_data_ready, sk_write_space, sk_error_report, sk_state_change); a socket not yet attached
@@ -217,7 +186,7 @@ class InetSock(SockWakeups):
         "inet_saddr", "inet_rcv_saddr", "inet_sport", "inet_daddr", "inet_dport", "inet_num", "inet_id",
         "tos", "ttl", "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "pmtudisc",
         "recverr", "hdrincl", "freebind", "transparent", "bind_address_no_port", "nodefrag",
-        "inet_opt",
+        "inet_opt", "sk_tsflags", "sk_tskey", "sk_zckey",
     )  # fmt: skip
     prot_name = "INET"  # struct proto .name (sockstat, ss)
     no_autobind = False
@@ -254,6 +223,9 @@ class InetSock(SockWakeups):
         # receive queue entries: (skb, truesize)
         self.sk_receive_queue: deque[tuple[SkBuff, int]] = deque()
         self.sk_error_queue: deque[SockExterr] = deque()
+        self.sk_tsflags = 0  # SO_TIMESTAMPING flags (sock/timestamping.py)
+        self.sk_tskey = 0
+        self.sk_zckey = 0
         self.hashed = False
         self.hash_seq = 0
         self.inet_saddr = 0
@@ -438,8 +410,7 @@ class InetSock(SockWakeups):
         if length > maxnonfragsize - 20:
             if self.recverr:  # ip_local_error(sk, EMSGSIZE, daddr, dport, mtu): ping/traceroute read it
                 self.sock_queue_err(SockExterr(errno.EMSGSIZE, SO_EE_ORIGIN_LOCAL, 0, 0, mtu, 0, rt.daddr,
-                                               self.inet_dport, b""))
-                self.sk_error_report()
+                                               self.inet_dport, b"", truesize=skb_truesize(28)))
             raise oserror(errno.EMSGSIZE)
         err = self.sk_err
         if err:  # sock_alloc_send_skb: sock_error() first
@@ -513,30 +484,17 @@ class InetSock(SockWakeups):
         icmph = skb.transport_header
         entry = SockExterr(err, SO_EE_ORIGIN_ICMP, buf[icmph], buf[icmph + 1], info,
                            _U32.unpack_from(buf, skb.network_header + 12)[0],
-                           _U32.unpack_from(buf, q + 16)[0], port, bytes(buf[payload_off:skb.tail]))
+                           _U32.unpack_from(buf, q + 16)[0], port, bytes(buf[payload_off:skb.tail]),
+                           truesize=skb_truesize(skb.tail - payload_off + 28))
         self.sock_queue_err(entry)
 
     def sock_queue_err(self, entry: SockExterr) -> None:
         """sock_queue_err_skb: charged to the receive buffer, dropped when it is full."""
-        if self.sk_rmem_alloc + entry.truesize >= self.sk_rcvbuf:
-            return
-        self.sk_rmem_alloc += entry.truesize
-        self.sk_error_queue.append(entry)
+        sock_queue_err_skb(self, entry)
 
     def ip_recv_error(self, bufsize: int) -> tuple[bytes, Any, int, list[Any]]:
         """ip_recv_error: read one error-queue entry (MSG_ERRQUEUE)."""
-        q = self.sk_error_queue
-        if not q:
-            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
-        e = q.popleft()
-        self.sk_rmem_alloc -= e.truesize
-        data = e.payload[:bufsize]
-        flags = MSG_ERRQUEUE | (MSG_TRUNC if len(e.payload) > bufsize else 0)
-        # reset and regenerate the socket error from the next entry
-        self.sk_err = q[0].ee_errno if q else 0
-        if q:
-            self.sk_error_report()
-        return data, (ip_ntoa(e.addr), e.port), flags, [e.cmsg()]
+        return ip_recv_error(self, bufsize)
 
     def report_error(self, err: int) -> None:
         """sk->sk_err = err; sk_error_report(sk)."""
