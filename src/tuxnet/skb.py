@@ -56,6 +56,7 @@ class SkBuff:
         "buf", "data", "tail", "mac_header", "network_header", "transport_header",
         "dev", "in_dev", "protocol", "pkt_type", "mark", "priority", "tstamp", "sk", "dst", "nfct",
         "ctinfo", "ip_summed", "id", "cb", "local_df", "ignore_df", "frag_max_size", "nf_trace", "tos",
+        "shinfo",
     )
 
     def __init__(self, buf: bytearray, data: int, tail: int) -> None:
@@ -85,6 +86,11 @@ class SkBuff:
         self.frag_max_size = 0
         self.nf_trace = False
         self.tos = 0
+        # what skb_shared_info carries for the sending socket (tx_flags, tskey, the zerocopy uarg):
+        # (the queued TCP segment this packet was sent from, its socket), else None. The socket is
+        # kept here because netem orphans skb.sk, where Linux keeps a TCP skb's owner
+        # (skb_orphan_partial -> can_skb_orphan_partial)
+        self.shinfo: Any = None
 
     # ------------------------------------------------------------ build
     @classmethod

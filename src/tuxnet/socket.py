@@ -49,6 +49,7 @@ from tuxnet.sock.constants import (
     IPPROTO_IP,
     MSG_CTRUNC,
     MSG_DONTWAIT,
+    MSG_ERRQUEUE,
     POLLIN_SET,
     POLLOUT_SET,
     SO_ERROR,
@@ -56,6 +57,7 @@ from tuxnet.sock.constants import (
     SOCK_DGRAM,
     SOCK_MAX,
     SOCK_NONBLOCK,
+    SOCK_STREAM,
     SOCK_TYPE_MASK,
     SOL_SOCKET,
     SS_UNCONNECTED,
@@ -315,6 +317,20 @@ class Socket:
             view = view[n:]
             if not view:
                 return
+
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        """sendmsg(buffers, ancdata, flags, address), as Python's: the buffers are sent as one
+        message (a stream socket keeps their boundaries for MSG_ZEROCOPY's page frags); no
+        ancillary data is accepted on send yet (EINVAL)."""
+        self._live()
+        if list(ancdata):
+            raise oserror(errno.EINVAL)
+        bufs = [bytes(b) for b in buffers]
+        data = b"".join(bufs)
+        addr = self._addr(address, "sendmsg") if address is not None else None
+        if self.type == SOCK_STREAM:
+            return self.ops.sendmsg(self, data, addr, flags, iov=[len(b) for b in bufs if b])  # type: ignore[call-arg]
+        return self.ops.sendmsg(self, data, addr, flags)
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list[Any], int, Any]:
         """(data, ancdata, msg_flags, address), as Python's recvmsg."""
@@ -588,7 +604,7 @@ async def sock_recvmsg(sock: Socket, bufsize: int, flags: int = 0) -> tuple[byte
             data, addr, mflags, anc = sock.ops.recvmsg(sock, bufsize, flags, False)
             return data, sock._out_addr(addr), mflags, anc
         except BlockingIOError:
-            if flags & MSG_DONTWAIT:
+            if flags & (MSG_DONTWAIT | MSG_ERRQUEUE):  # reading the error queue never sleeps
                 raise
         await _sleep(sock, POLLIN_SET, dl)
 

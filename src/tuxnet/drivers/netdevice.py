@@ -203,6 +203,10 @@ class NetDevice:
             return
         if ns.tracer.active:
             ns.trace("net_dev_queue", skb, dev=self.name, len=skb.len)
+        if skb.shinfo is not None:
+            from tuxnet.sock.timestamping import SCM_TSTAMP_SCHED, skb_tstamp_dev
+
+            skb_tstamp_dev(skb, SCM_TSTAMP_SCHED)  # __dev_queue_xmit: SKBTX_SCHED_TSTAMP
         q = self.qdisc
         if q is None or q.noqueue:
             self.hard_start_xmit(skb)
@@ -220,6 +224,15 @@ class NetDevice:
         ns = self.ns
         if ns.tracer.active:
             ns.trace("net_dev_xmit", skb, dev=self.name, len=skb.len)
+        if skb.shinfo is not None:
+            # what every tuxnet driver does first: loopback, veth and tun/tap copy the frame out of
+            # any zerocopy pages (skb_orphan_frags_rx), and take the software timestamp
+            # (skb_tx_timestamp)
+            from tuxnet.sock.msg_zerocopy import skb_orphan_frags_rx
+            from tuxnet.sock.timestamping import SCM_TSTAMP_SND, skb_tstamp_dev
+
+            skb_orphan_frags_rx(skb.shinfo[0].zc)
+            skb_tstamp_dev(skb, SCM_TSTAMP_SND)
         self.ndo_start_xmit(skb)
 
     def ndo_start_xmit(self, skb: SkBuff) -> None:

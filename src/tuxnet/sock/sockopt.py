@@ -54,6 +54,8 @@ from tuxnet.sock.constants import (
     IP_TRANSPARENT,
     IP_TTL,
     IP_UNICAST_IF,
+    IPPROTO_TCP,
+    IPPROTO_UDP,
     SO_ACCEPTCONN,
     SO_BINDTODEVICE,
     SO_BINDTOIFINDEX,
@@ -83,7 +85,10 @@ from tuxnet.sock.constants import (
     SO_SNDLOWAT,
     SO_SNDTIMEO,
     SO_TIMESTAMP,
+    SO_TIMESTAMPING,
     SO_TYPE,
+    SO_ZEROCOPY,
+    SOCK_DGRAM,
     SOCK_MIN_RCVBUF,
     SOCK_MIN_SNDBUF,
     SOCK_RAW,
@@ -93,6 +98,7 @@ from tuxnet.sock.constants import (
     TCP_ESTABLISHED,
     rt_tos2priority,
 )
+from tuxnet.sock.timestamping import sock_get_timestamping, sock_set_timestamping
 
 if TYPE_CHECKING:
     from tuxnet.socket import Socket
@@ -152,6 +158,14 @@ def _out(value: int | bytes, buflen: int | None) -> int | bytes:
     return value[:buflen]
 
 
+def _min_int(value: Any) -> bytes:
+    """An option buffer of at least sizeof(int) (sk_setsockopt's first check), else EINVAL."""
+    b = bytes(value)
+    if len(b) < 4:
+        raise oserror(errno.EINVAL)
+    return b
+
+
 def _timeval_ns(value: Any) -> int:
     """sock_set_timeout: struct timeval (or float seconds) -> ns, 0 meaning 'wait forever'."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -205,7 +219,21 @@ def sock_setsockopt(sock: Socket, optname: int, value: Any) -> None:
         else:
             sock.sndtimeo = _timeval_ns(value)
         return None
+    if optname == SO_TIMESTAMPING:
+        return sock_set_timestamping(sk, value if isinstance(value, int) else _min_int(value))
     val = int_val(value)
+    if optname == SO_ZEROCOPY:
+        # sk_setsockopt: inet sockets that are TCP or UDP only, then a boolean
+        if not (sk.sk_type == SOCK_STREAM and sk.sk_protocol == IPPROTO_TCP
+                or sk.sk_type == SOCK_DGRAM and sk.sk_protocol == IPPROTO_UDP):
+            raise oserror(errno.EOPNOTSUPP)
+        if not 0 <= val <= 1:
+            raise oserror(errno.EINVAL)
+        if val:
+            sk.sock_flags.add("SOCK_ZEROCOPY")
+        else:
+            sk.sock_flags.discard("SOCK_ZEROCOPY")
+        return None
     flag = _FLAG_OPTS.get(optname)
     if flag is not None:
         if optname == SO_DEBUG and val and not _capable(sock, "CAP_NET_ADMIN"):
@@ -369,6 +397,10 @@ def sock_getsockopt(sock: Socket, optname: int, buflen: int | None) -> int | byt
             return v
     elif optname == SO_BINDTOIFINDEX:
         v = sk.sk_bound_dev_if
+    elif optname == SO_ZEROCOPY:
+        v = 1 if "SOCK_ZEROCOPY" in sk.sock_flags else 0
+    elif optname == SO_TIMESTAMPING:
+        v = sock_get_timestamping(sk)  # struct so_timestamping, cut to the caller's length
     elif optname == SO_MAX_PACING_RATE:
         rate = getattr(sk, "sk_max_pacing_rate", U64_MAX)
         if buflen is not None and buflen >= _ULONG.size:

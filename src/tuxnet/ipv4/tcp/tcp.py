@@ -63,6 +63,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TcpSock,
     tcpf,
 )
+from tuxnet.sock import msg_zerocopy, timestamping
 from tuxnet.sock.af_inet import (
     RecvResult,
 )
@@ -76,17 +77,20 @@ from tuxnet.sock.constants import (
     EPOLLRDNORM,
     EPOLLWRNORM,
     MSG_DONTWAIT,
+    MSG_ERRQUEUE,
     MSG_MORE,
     MSG_OOB,
     MSG_PEEK,
     MSG_TRUNC,
     MSG_WAITALL,
+    MSG_ZEROCOPY,
     SIOCATMARK,
     SIOCINQ,
     SIOCOUTQ,
     SIOCOUTQNSD,
     SOL_TCP,
 )
+from tuxnet.sock.errqueue import ip_recv_error
 from tuxnet.wire.seqnum import seq_after, seq_before
 
 if TYPE_CHECKING:
@@ -172,7 +176,7 @@ def tcp_poll(tp: TcpSock) -> int:
     elif state == TCP_SYN_SENT and tp.defer_connect:
         # a deferred Fast Open connect: writable, so that write() sends the SYN with data
         mask |= EPOLLOUT | EPOLLWRNORM
-    if tp.sk_err:
+    if tp.sk_err or tp.sk_error_queue:
         mask |= EPOLLERR
     return mask
 
@@ -322,8 +326,28 @@ def tcp_push(tp: TcpSock, flags: int, mss_now: int, nonagle: int) -> None:
     tcp_output.__tcp_push_pending_frames(tp, mss_now, nonagle)
 
 
-def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
-    """Copy ``data`` into the write queue as far as the send buffer allows; push; return bytes taken."""
+def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int, iov: list[int] | None = None) -> int:
+    """Copy ``data`` into the write queue as far as the send buffer allows; push; return bytes taken.
+    With MSG_ZEROCOPY on a SO_ZEROCOPY socket the send gets a notification id (msg_zerocopy.py) and
+    its user buffers (``iov``: their lengths, one buffer by default) become page frags, at most
+    MAX_SKB_FRAGS per segment; a send that takes nothing gives the id back."""
+    uarg = None
+    if flags & MSG_ZEROCOPY and data and "SOCK_ZEROCOPY" in tp.sock_flags:
+        wq = tp.sk_write_queue
+        uarg = msg_zerocopy.msg_zerocopy_realloc(tp, len(data), wq[-1].zc if wq else None)
+    try:
+        copied = _tcp_sendmsg_locked(tp, data, flags, uarg, iov if iov is not None else [len(data)])
+    except OSError:
+        if uarg is not None:
+            msg_zerocopy.msg_zerocopy_put_abort(uarg, True)
+        raise
+    if uarg is not None:
+        msg_zerocopy.net_zcopy_put(uarg)
+    return copied
+
+
+def _tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.UbufInfo | None,
+                        iov: list[int]) -> int:
     # Is sending application-limited? tcp_sendmsg_locked() asks once per call, before it waits for
     # the connection or copies anything; this (with the TLS/BPF send paths) is Linux's only caller:
     # tcp_ack() never marks the flow, so a sender that keeps the socket full is not app-limited.
@@ -346,14 +370,17 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
     view = memoryview(data)
     copied = 0
     total = len(data)
+    new_segment = False
     while copied < total:
         skb = wq[-1] if wq else None
         copy = size_goal - len(skb.data) if skb is not None else 0
-        if copy <= 0 or skb is None or skb.eor or skb.tcp_flags & 0x01:
+        if copy <= 0 or skb is None or skb.eor or skb.tcp_flags & 0x01 or new_segment:
+            new_segment = False
             if not sk_stream_memory_free(tp):
                 tp.sock_flags.add("SOCK_NOSPACE")
                 if copied:
                     tcp_push(tp, flags & ~MSG_MORE, mss_now, TCP_NAGLE_PUSH)
+                    timestamping.tcp_tx_timestamp(tp)
                     return copied
                 raise oserror(errno.EAGAIN)
             skb = TcpSkb(tp.write_seq, TCPHDR_ACK)
@@ -362,6 +389,21 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
             skb.overhead = tcp_output.TCP_SKB_OVERHEAD
             copy = size_goal
         copy = min(copy, total - copied)
+        if uarg is not None:
+            # skb_zerocopy_iter_stream: the user pages become frags of this segment; a segment out
+            # of frag slots (EMSGSIZE) or holding another send's uarg (EEXIST) is pushed and closed
+            copy = _zerocopy_frags(tp, skb, uarg, iov, copied, copy)
+            if not copy:
+                tcp_mark_push(tp, skb)
+                new_segment = True
+                continue
+        elif skb.zc is not None:
+            # copied bytes after a zerocopy frag need a frag slot of their own
+            if skb.nr_frags >= msg_zerocopy.MAX_SKB_FRAGS:
+                tcp_mark_push(tp, skb)
+                new_segment = True
+                continue
+            skb.nr_frags += 1
         chunk = view[copied:copied + copy].tobytes()
         skb.data = skb.data + chunk if skb.data else chunk
         if not copied:
@@ -380,8 +422,31 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int) -> int:
         elif skb is tp.tcp_send_head():
             tcp_output.tcp_push_one(tp, mss_now)
     if copied:
+        timestamping.tcp_tx_timestamp(tp)
         tcp_push(tp, flags, mss_now, tp.nonagle)
     return copied
+
+
+def _zerocopy_frags(tp: TcpSock, skb: TcpSkb, uarg: msg_zerocopy.UbufInfo, iov: list[int], start: int,
+                    copy: int) -> int:
+    """How many of ``copy`` bytes (from offset ``start`` of the send) fit in ``skb`` as page frags;
+    the segment takes a reference to the uarg and the pages' size in sk_wmem_queued (truesize)."""
+    if skb.zc is not None and skb.zc is not uarg:
+        return 0
+    if skb.zc is None and skb.data:
+        skb.nr_frags = max(skb.nr_frags, 1)  # the copied bytes' page frag
+    room = msg_zerocopy.MAX_SKB_FRAGS - skb.nr_frags
+    if room <= 0:
+        return 0
+    frags = msg_zerocopy.zerocopy_frags(iov, start, copy)[:room]
+    n = sum(frags)
+    if n:
+        skb.nr_frags += len(frags)
+        pages = msg_zerocopy.PAGE_SIZE * len(frags)
+        skb.overhead += pages
+        tp.sk_wmem_queued += pages
+        msg_zerocopy.skb_zcopy_set(skb, uarg)
+    return n
 
 
 # ---------------------------------------------------------------------------------------- receive
@@ -455,7 +520,10 @@ def tcp_ioctl(tp: TcpSock, cmd: int) -> int:
 
 
 def tcp_recvmsg(tp: TcpSock, length: int, flags: int, nonblock: bool) -> RecvResult:
-    """tcp_recvmsg: tcp_recvmsg_locked, then the TCP_CM_INQ cmsg when TCP_INQ is on."""
+    """tcp_recvmsg: the error queue (MSG_ERRQUEUE), else tcp_recvmsg_locked, then the TCP_CM_INQ
+    cmsg when TCP_INQ is on."""
+    if flags & MSG_ERRQUEUE:
+        return ip_recv_error(tp, length)  # inet_recv_error
     inq = tp.recvmsg_inq and tp.sk_state != TCP_LISTEN
     data, addr, mflags, anc = tcp_recvmsg_locked(tp, length, flags, nonblock)
     if inq:
@@ -480,6 +548,7 @@ def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> 
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
     out: list[bytes] = []
     copied = 0
+    rx_tstamp = 0
     seq = tp.copied_seq
     q = tp.sk_receive_queue
     idx = 0
@@ -513,6 +582,7 @@ def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> 
                     else:
                         used = urg_offset
             if used > 0:
+                rx_tstamp = seg.tstamp  # tcp_update_recv_tstamps
                 if not flags & MSG_TRUNC:
                     out.append(bytes(seg.data[offset:offset + used]))
                 seq = (seq + used) & U32
@@ -543,7 +613,8 @@ def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> 
         if copied:
             tcp_data.tcp_rcv_space_adjust(tp)
         tcp_data.__tcp_cleanup_rbuf(tp, copied)
-    return b"".join(out), None, 0, []
+    anc = timestamping.tcp_recv_timestamp(tp, rx_tstamp) if rx_tstamp else []  # TCP_CMSG_TS
+    return b"".join(out), None, 0, anc
 
 
 def _eat(tp: TcpSock, seg: object, consumed: int) -> None:

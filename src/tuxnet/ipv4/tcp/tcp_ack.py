@@ -63,6 +63,8 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     U32,
     tcp_clock_ns,
 )
+from tuxnet.sock.msg_zerocopy import skb_zcopy_clear
+from tuxnet.sock.timestamping import tcp_ack_tstamp
 from tuxnet.wire.seqnum import seq_after, seq_before, seq_between
 
 if TYPE_CHECKING:
@@ -325,6 +327,8 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
             # a partially acked segment: trim what was acked, it stays queued
             if not seq_after(tp.snd_una, skb.seq):
                 break
+            if skb.txstamp_ack:
+                tcp_ack_tstamp(tp, skb, prior_snd_una)
             tcp_ctl.tcp_trim_head(tp, skb, (tp.snd_una - skb.seq) & U32)
             fully_acked = False
             break
@@ -359,6 +363,10 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
         else:
             flag |= FLAG_SYN_ACKED
             tp.retrans_stamp = 0
+        if skb.txstamp_ack:
+            tcp_ack_tstamp(tp, skb, prior_snd_una)
+        if skb.zc is not None:
+            skb_zcopy_clear(skb)  # freeing the acked skb releases its pages: the uarg may complete
         tp.sk_wmem_queued -= skb.overhead + len(skb.data)
         tp.tsorted_sent_queue.pop(id(skb), None)
         if skb is tp.retransmit_skb_hint:

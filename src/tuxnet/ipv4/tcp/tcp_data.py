@@ -375,7 +375,10 @@ def tcp_queue_rcv(tp: TcpSock, seg: RxSeg) -> None:
     tp.bytes_received += (seg.end_seq - tp.rcv_nxt) & U32
     tp.rcv_nxt = seg.end_seq
     tp.sk_rmem_alloc += seg.truesize
+    if not seg.tstamp:
+        seg.tstamp = tp.ns.loop.now_ns
     if tail is not None and tail.end_seq == seg.seq and not tail.fin:
+        tail.tstamp = seg.tstamp  # tcp_try_coalesce keeps the newer receive timestamp
         tail.data += seg.data
         tail.end_seq = seg.end_seq
         tail.fin = seg.fin
@@ -564,6 +567,7 @@ def tcp_data_queue(tp: TcpSock, cb: TcpCb, data: bytearray, truesize: int, skb: 
     tcp_ecn.tcp_ecn_accept_cwr(tp, cb)
     tp.rx_opt.dsack = False
     seg = RxSeg(cb.seq, cb.end_seq, data, fin, truesize)
+    seg.tstamp = ns.loop.now_ns  # skb->tstamp: the software receive timestamp
     if cb.seq == tp.rcv_nxt:
         if tp.tcp_receive_window() == 0:
             ns.mib.tcpext.TCPZeroWindowDrop += 1

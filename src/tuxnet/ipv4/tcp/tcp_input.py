@@ -72,6 +72,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     rx_truesize,
     tcpf,
 )
+from tuxnet.sock.msg_zerocopy import skb_queue_zcopy_purge
 from tuxnet.wire.seqnum import seq_after, seq_before, seq_between, seq_sub
 from tuxnet.wire.tcp import (
     TcpOptMss,
@@ -264,6 +265,8 @@ def tcp_done(tp: TcpSock) -> None:
 
 
 def tcp_write_queue_purge(tp: TcpSock) -> None:
+    skb_queue_zcopy_purge(tp.tcp_rtx_queue)
+    skb_queue_zcopy_purge(tp.sk_write_queue)
     tp.sk_write_queue.clear()
     tp.tcp_rtx_queue.clear()
     tp.tsorted_sent_queue.clear()

@@ -294,10 +294,11 @@ def tcp_create_openreq_child(net: TcpNet, listener: TcpSock, req: RequestSock, c
                  "sk_lingertime", "sk_mark",
                  "sk_priority", "sk_bound_dev_if", "tos", "ttl", "pmtudisc", "nonagle", "keepalive_time",
                  "keepalive_intvl", "keepalive_probes", "linger2", "icsk_user_timeout", "icsk_syn_retries",
-                 "window_clamp_user", "notsent_lowat", "icsk_rto_min", "recvmsg_inq"):
+                 "window_clamp_user", "notsent_lowat", "icsk_rto_min", "recvmsg_inq", "sk_tsflags"):
         setattr(newtp, attr, getattr(listener, attr))
     newtp.sock_flags = {f for f in listener.sock_flags
-                        if f in ("SOCK_KEEPOPEN", "SOCK_LINGER", "SOCK_URGINLINE")}
+                        if f in ("SOCK_KEEPOPEN", "SOCK_LINGER", "SOCK_URGINLINE", "SOCK_ZEROCOPY",
+                                 "SOCK_RCVTSTAMP")}
     newtp.rx_opt.user_mss = listener.rx_opt.user_mss
     # congestion control: the listener's if set by setsockopt, else the default
     if listener.icsk_ca_setsockopt and listener.icsk_ca_ops is not None:

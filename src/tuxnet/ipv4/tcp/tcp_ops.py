@@ -39,6 +39,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TcpSock,
     tcpf,
 )
+from tuxnet.sock import msg_zerocopy
 from tuxnet.sock.af_inet import (
     INET_PROTOSW_ICSK,
     INET_PROTOSW_PERMANENT,
@@ -280,7 +281,9 @@ class InetStreamOps(ProtoOps):
             return tcp_sockopt.do_tcp_getsockopt(sock.sk, optname, buflen)
         raise oserror(errno.ENOPROTOOPT)
 
-    def sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int) -> int:
+    def sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int,
+                iov: list[int] | None = None) -> int:
+        """``iov``: the lengths of the caller's buffers (sendmsg), for MSG_ZEROCOPY's page frags."""
         tp: TcpSock = sock.sk
         copied_syn = 0
         if flags & MSG_FASTOPEN or tp.defer_connect:
@@ -293,7 +296,9 @@ class InetStreamOps(ProtoOps):
         if copied_syn and not data:
             return copied_syn
         try:
-            return copied_syn + tcp_sendmsg(tp, data, flags)
+            if iov is not None and copied_syn:
+                iov = msg_zerocopy.iov_tail(iov, copied_syn)
+            return copied_syn + tcp_sendmsg(tp, data, flags, iov)
         except OSError:
             if copied_syn:
                 return copied_syn

@@ -72,6 +72,8 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     ts_ms,
 )
 from tuxnet.skb import SkBuff
+from tuxnet.sock.msg_zerocopy import skb_zerocopy_clone
+from tuxnet.sock.timestamping import tcp_fragment_tstamp
 from tuxnet.wire.seqnum import seq_after, seq_before
 from tuxnet.wire.tcp import TcpHeader, linux_data_options, linux_syn_options
 
@@ -88,10 +90,14 @@ IPV4_MAX_PMTU = 65535
 # ---------------------------------------------------------------------------------------- the wire
 def ip_send_tcp(ns: Namespace, saddr: int, daddr: int, hdr: TcpHeader, payload: bytes | memoryview = b"",
                 *, sk: object = None, rt: object = None, tos: int = 0, ttl: int | None = None,
-                mark: int = 0, oif: int = 0, df: bool = True, ip_id: int | None = None) -> int:
-    """Build the TCP segment (checksum computed) and hand it to IP; 0 or a negative errno."""
+                mark: int = 0, oif: int = 0, df: bool = True, ip_id: int | None = None,
+                shinfo: object = None) -> int:
+    """Build the TCP segment (checksum computed) and hand it to IP; 0 or a negative errno.
+    ``shinfo``: (the queued segment whose timestamp request / zerocopy uarg the packet carries, its
+    socket)."""
     hlen = hdr.hlen
     skb = SkBuff.alloc(hlen + len(payload))
+    skb.shinfo = shinfo
     off = skb.put(hlen)
     hdr.pack_into(skb.buf, off, saddr, daddr, payload)
     if payload:
@@ -401,7 +407,8 @@ def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: i
     tp.segs_out += 1
     err = ip_send_tcp(ns, tp.inet_saddr, tp.inet_daddr, hdr, data, sk=tp, rt=sk_dst_get(tp), tos=tp.tos,
                       ttl=tp.ttl or None, mark=tp.sk_mark, oif=tp.sk_bound_dev_if,
-                      df=tp.pmtudisc != IP_PMTUDISC_DONT)
+                      df=tp.pmtudisc != IP_PMTUDISC_DONT,
+                      shinfo=(skb, tp) if skb.tx_flags or skb.zc is not None else None)
     if err == -errno.EMSGSIZE:
         err = 0  # the segment was too big for the path: ICMP to ourselves resyncs the MSS
     if err == 0 and clone_it:
@@ -567,6 +574,11 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int, gs
     buff.tx = skb.tx
     buff.eor = skb.eor
     skb.eor = False
+    if skb.zc is not None:
+        skb_zerocopy_clone(buff, skb)
+        buff.nr_frags = skb.nr_frags
+    if skb.tx_flags or skb.txstamp_ack:
+        tcp_fragment_tstamp(skb, buff)
     if queue is tp.sk_write_queue:
         idx = tp.sk_write_queue.index(skb)
         tp.sk_write_queue.insert(idx + 1, buff)

@@ -300,7 +300,7 @@ class TcpSkb:
     """One segment of the write/retransmit queue: TCP_SKB_CB fields and the payload bytes."""
 
     __slots__ = ("seq", "end_seq", "tcp_flags", "sacked", "data", "skb_mstamp_ns", "tx", "eor",
-                 "first_tx_ns", "urg", "overhead")
+                 "first_tx_ns", "urg", "overhead", "zc", "nr_frags", "tx_flags", "tskey", "txstamp_ack")
 
     def __init__(self, seq: int, flags: int, data: bytes = b"") -> None:
         self.seq = seq
@@ -315,6 +315,13 @@ class TcpSkb:
         self.first_tx_ns = 0
         self.urg = 0
         self.overhead = 0  # the skb's share of sk_wmem_queued beyond its payload
+        # skb_shared_info: the MSG_ZEROCOPY uarg and its page frags (sock/msg_zerocopy.py), the
+        # SO_TIMESTAMPING request and key (sock/timestamping.py)
+        self.zc: Any = None
+        self.nr_frags = 0
+        self.tx_flags = 0
+        self.tskey = 0
+        self.txstamp_ack = 0
 
     @property
     def len(self) -> int:
@@ -356,7 +363,7 @@ class TcpCb:
 class RxSeg:
     """A received segment in the receive queue or the out-of-order queue (payload only)."""
 
-    __slots__ = ("seq", "end_seq", "data", "fin", "truesize")
+    __slots__ = ("seq", "end_seq", "data", "fin", "truesize", "tstamp")
 
     def __init__(self, seq: int, end_seq: int, data: bytearray, fin: bool, truesize: int) -> None:
         self.seq = seq
@@ -364,6 +371,7 @@ class RxSeg:
         self.data = data
         self.fin = fin
         self.truesize = truesize
+        self.tstamp = 0  # skb->tstamp: when it arrived (receive timestamps)
 
     def __repr__(self) -> str:
         return f"<RxSeg {self.seq}:{self.end_seq} len={len(self.data)}{' FIN' if self.fin else ''}>"
@@ -476,7 +484,8 @@ class TcpSock(CongState, SockWakeups):
         "window_clamp_user", "connect_waiters", "fastopen_rsk", "lingering", "tsorted_sent_queue",
         "pred_flags", "sk_cred", "sk_uid", "recverr", "freebind", "transparent", "bind_address_no_port",
         "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "hdrincl", "nodefrag",
-        "sk_family", "sk_type", "sk_protocol", "recvmsg_inq",
+        "sk_family", "sk_type", "sk_protocol", "recvmsg_inq", "sk_error_queue", "sk_tsflags",
+        "sk_tskey", "sk_zckey",
         # Fast Open (tcp_fastopen.py)
         "fastopen_req", "fastopen_connect", "fastopen_no_cookie", "defer_connect", "syn_fastopen",
         "syn_fastopen_exp", "syn_fastopen_ch", "syn_data_acked", "syn_fastopen_child", "fastopen_client_fail",
@@ -497,6 +506,10 @@ class TcpSock(CongState, SockWakeups):
         self.sk_sndbuf = int(v["net.ipv4.tcp_wmem"][1])  # type: ignore[index]
         self.sk_wmem_queued = 0
         self.sk_rmem_alloc = 0
+        self.sk_error_queue: deque[Any] = deque()  # sock/errqueue.py entries
+        self.sk_tsflags = 0  # SO_TIMESTAMPING flags
+        self.sk_tskey = 0  # OPT_ID key base
+        self.sk_zckey = 0  # next MSG_ZEROCOPY notification id
         self.sk_rcvlowat = 1
         self.sk_lingertime = 0
         self.sock_flags: set[str] = set()  # SOCK_DEAD, SOCK_DONE, SOCK_LINGER, SOCK_KEEPOPEN, SOCK_URGINLINE

@@ -7,8 +7,10 @@ Guarantees:
   ...) raise ``Unsupported``.
 - recvmsg() checks msg_flags and the control messages as packetdrill does: the live call gets a
   control buffer as long as the script's messages (so a message that does not fit sets MSG_CTRUNC),
-  then level, type, length and bytes are compared in order (cmsg_expect_eq); cmsg_data given as an
-  integer is an int. Other cmsg_data shapes (timestamps, extended errors) are ``Unsupported``.
+  then level, type, length and data are compared in order (cmsg_expect_eq): an integer cmsg_data
+  is an int's bytes, a sock_extended_err is compared field by field, a scm_timestamping's ts[0]
+  within --tolerance_usecs of its script time (zeros are not checked). OPT_STATS lists are
+  ``Unsupported``. A failed recvmsg checks neither (the kernel leaves the msghdr untouched).
 - Script fds are names: socket() and accept() map the script's expected fd to the live socket
   (any non-negative result is accepted, as packetdrill's CHECK_FD does); bind() binds the local
   address and port 8080 (``--bind_port``), connect() targets the remote address and port 8080
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.ipv4.tcp import tcp_sockopt
 from tuxnet.sock import constants as C
+from tuxnet.sock import msg_zerocopy
 from tuxnet.sock.constants import MSG_CTRUNC
 from tuxnet.socket import CMSG_HDR_LEN, cmsg_space, put_cmsgs
 from tuxnet.tools.packetdrill import (
@@ -47,6 +50,8 @@ from tuxnet.tools.packetdrill import (
     ListExpr,
     Msghdr,
     Pollfd,
+    ScmTimestamping,
+    SockExtendedErr,
     Str,
     Syscall,
     Word,
@@ -405,7 +410,7 @@ class Syscalls:
         try:
             data, _addr, mflags, anc = await self.op(
                 sc, s, lambda: s.ops.recvmsg(s, count, flags, True), C.POLLIN_SET,
-                nonblock=bool(flags & C.MSG_DONTWAIT))
+                nonblock=bool(flags & (C.MSG_DONTWAIT | C.MSG_ERRQUEUE)))  # the error queue never blocks
         except OSError as e:
             return self.fail(e), None
         return (count if flags & C.MSG_TRUNC and count > len(data) else len(data)), (mflags, anc)
@@ -460,31 +465,19 @@ class Syscalls:
         if not isinstance(msg, Msghdr):
             raise CallError(f"Bad type; actual: {type_name(msg)} expected: msghdr")
         lens = self._msg_iov(msg)
-        want_cmsgs = self._cmsgs(msg.control)
+        want_cmsgs = cmsg_expected(msg.control)
         want_flags = self.s32(evaluate(msg.flags))
         result, info = await self._recv(sc, s, sum(lens), self.s32(args[2]))
         await self.end(sc, result)
-        got_flags, got_cmsgs = 0, []
-        if info is not None:
-            # the live call's control buffer is as long as the script's messages (cmsg_new)
-            got_cmsgs, truncated = put_cmsgs(info[1], sum(cmsg_space(len(d)) for _, _, d in want_cmsgs))
-            got_flags = info[0] | (MSG_CTRUNC if truncated else 0)
+        if info is None:
+            return  # a failed recvmsg leaves the caller's msghdr (msg_flags, control) as it was
+        # the live call's control buffer is as long as the script's messages (cmsg_new)
+        space = sum(cmsg_space(_cmsg_len(level, kind, val)) for level, _, (kind, val) in want_cmsgs)
+        got_cmsgs, truncated = put_cmsgs(info[1], space)
+        got_flags = info[0] | (MSG_CTRUNC if truncated else 0)
         if got_flags != want_flags:
             raise CallError(f"Expected msg_flags 0x{want_flags & U32:08X} but got 0x{got_flags & U32:08X}")
-        cmsg_expect_eq(want_cmsgs, got_cmsgs)
-
-    def _cmsgs(self, control: ListExpr | None) -> list[tuple[int, int, bytes]]:
-        """cmsg_new for the control messages whose data is an integer (an int's 4 bytes)."""
-        out = []
-        for item in control.items if control is not None else ():
-            if not isinstance(item, Cmsg):
-                raise CallError(f"Bad type; actual: {type_name(item)} expected: cmsg")
-            data = evaluate(item.data)
-            if not isinstance(data, Int):
-                raise Unsupported(f"recvmsg() cmsg_data of type {type_name(data)}")
-            out.append((self.s32(evaluate(item.level)), self.s32(evaluate(item.type)),
-                        struct.pack("=i", self.s32(data))))
-        return out
+        cmsg_expect_eq(self.run, want_cmsgs, got_cmsgs)
 
     def _msg_iov(self, msg: Msghdr) -> list[int]:
         lens = self._iovec(evaluate(msg.iov))
@@ -492,13 +485,17 @@ class Syscalls:
             raise CallError(f"msg_iovlen {msg.iov_len} does not match {len(lens)}-element iovec array")
         return lens
 
-    async def _send(self, sc: Syscall, s: Socket, data: bytes, flags: int, addr: Any = None) -> int:
-        """tcp_sendmsg's loop: a blocking socket queues everything, waiting for send buffer space."""
+    async def _send(self, sc: Syscall, s: Socket, data: bytes, flags: int, addr: Any = None,
+                    iov: list[int] | None = None) -> int:
+        """tcp_sendmsg's loop: a blocking socket queues everything, waiting for send buffer space.
+        ``iov``: the lengths of a TCP sendmsg's buffers (each one's pages are frags for MSG_ZEROCOPY)."""
         sent = 0
         nonblock = bool(flags & C.MSG_DONTWAIT) or not s.blocking
         while True:
             try:
-                if addr is not None:
+                if iov is not None:
+                    n = s.ops.sendmsg(s, data[sent:], addr, flags, iov=msg_zerocopy.iov_tail(iov, sent))
+                elif addr is not None:
                     n = s.ops.sendmsg(s, data[sent:], addr, flags)
                 else:
                     n = s.ops.sendmsg(s, data[sent:], None, flags)
@@ -571,7 +568,8 @@ class Syscalls:
             raise CallError("sendmsg ignores msg_flags field in msghdr")
         addr = self._connect_prep(r, None)
         live = (C.AF_INET, self.run.config.remote_ip, addr[1])
-        await self.end(sc, await self._send(sc, s, bytes(sum(lens)), flags, live))
+        iov = [n for n in lens if n] if r.protocol == IPPROTO_TCP else None
+        await self.end(sc, await self._send(sc, s, bytes(sum(lens)), flags, live, iov))
 
     async def sys_fcntl(self, sc: Syscall, args: tuple[Expr, ...]) -> None:
         if len(args) not in (2, 3):
@@ -706,24 +704,88 @@ class Syscalls:
                                 f"for pollfd {i}")
 
 
-def cmsg_expect_eq(want: list[tuple[int, int, bytes]], got: list[tuple[int, int, bytes]]) -> None:
-    """cmsg_expect_eq: level, type, length and bytes of each message, in order, with its messages."""
-    for i, ((wl, wt, wd), (gl, gt, gd)) in enumerate(zip(want, got, strict=False)):
-        if gl != wl:
-            raise CallError(f"Bad level in cmsg {i}: expected={wl} actual={gl}")
-        if gt != wt:
-            raise CallError(f"Bad type in cmsg {i}: expected={wt} actual={gt}")
-        if len(gd) != len(wd):
-            raise CallError(f"Bad len in cmsg {i}: expected={CMSG_HDR_LEN + len(wd)} "
-                            f"actual={CMSG_HDR_LEN + len(gd)}")
-        if gd != wd:
-            ev = struct.unpack("=i", wd)[0] if len(wd) == 4 else wd.hex()
-            av = struct.unpack("=i", gd)[0] if len(gd) == 4 else gd.hex()
-            raise CallError(f"Bad data in cmsg {i}: expected={ev} actual={av}")
-    if len(got) > len(want):
-        raise CallError(f"received more than {len(want)} cmsgs")
-    if len(got) < len(want):
-        raise CallError(f"received only {len(got)} cmsgs")
+_EXTERR = struct.Struct("=IBBBBII")
+_SCM_TS = struct.Struct("=qqqqqq")
+IP_RECVERR, SO_EE_LEN_V4 = 11, 16 + 16
+
+
+def cmsg_expected(control: ListExpr | None) -> list[tuple[int, int, Any]]:
+    """cmsg_new: the script's expected cmsgs as (level, type, (kind, value)): an int's 4 bytes, a
+    sock_extended_err's fields, a scm_timestamping's ts[0]."""
+    out = []
+    for item in control.items if control is not None else ():
+        if not isinstance(item, Cmsg):
+            raise CallError(f"Bad type; actual: {type_name(item)} expected: cmsg")
+        level, ctype = Syscalls.s32(evaluate(item.level)), Syscalls.s32(evaluate(item.type))
+        data = item.data
+        if isinstance(data, SockExtendedErr):
+            vals = [Syscalls.s32(evaluate(f)) for f in (data.ee_errno, data.ee_origin, data.ee_type,
+                                                         data.ee_code, data.ee_info, data.ee_data)]
+            out.append((level, ctype, ("ee", vals)))
+        elif isinstance(data, ScmTimestamping):
+            out.append((level, ctype, ("ts", (data.sec, data.nsec))))
+        else:
+            d = evaluate(data)
+            if isinstance(d, Int):
+                out.append((level, ctype, ("int", struct.pack("=i", Syscalls.s32(d)))))
+            elif isinstance(d, ListExpr):
+                raise Unsupported("SCM_TIMESTAMPING_OPT_STATS expectations")
+            else:
+                raise CallError("Unrecognized type for cmsg_data")
+    return out
+
+
+def _cmsg_len(level: int, kind: str, raw: Any) -> int:
+    if kind == "ee":
+        return 16 + (16 if level == C.SOL_IP else 28)
+    if kind == "ts":
+        return _SCM_TS.size
+    return len(raw)
+
+
+def cmsg_expect_eq(run: Run, expected: list[tuple[int, int, Any]], actual: list[Any]) -> None:
+    """cmsg_expect_eq: level, type and length of each cmsg in order, then its data (sock_extended_err
+    field by field, scm_timestamping within the tolerance of the script time, else the bytes)."""
+    pairs = zip(expected, actual, strict=False)
+    for i, ((elevel, etype, (kind, val)), (alevel, atype, adata)) in enumerate(pairs):
+        if alevel != elevel:
+            raise CallError(f"Bad level in cmsg {i}: expected={elevel} actual={alevel}")
+        if atype != etype:
+            raise CallError(f"Bad type in cmsg {i}: expected={etype} actual={atype}")
+        elen, alen = CMSG_HDR_LEN + _cmsg_len(elevel, kind, val), CMSG_HDR_LEN + len(adata)
+        if alen != elen:
+            raise CallError(f"Bad len in cmsg {i}: expected={elen} actual={alen}")
+        if (alevel, atype) in ((C.SOL_IP, IP_RECVERR), (41, 25)):
+            if kind != "ee":
+                raise CallError(f"Bad data in cmsg {i}: expected is not a sock_extended_err")
+            got = _EXTERR.unpack_from(adata)
+            names = ("errno", "origin", "type", "code", "info", "data")
+            for name, want, have in zip(names, val, (got[0], got[1], got[2], got[3], got[5], got[6]),
+                                        strict=True):
+                if want & U32 != have:
+                    raise CallError(f"Bad {name} in extended err {i}: expected={want & U32} actual={have}")
+        elif (alevel, atype) == (C.SOL_SOCKET, C.SCM_TIMESTAMPING) and kind == "ts":
+            ts = _SCM_TS.unpack_from(adata)
+            sec, nsec = val
+            if sec or nsec:  # only ts[0] can be given in a script; zeros are ignored
+                start_usecs = run.start_ns // 1000
+                exp_usecs = start_usecs + sec * 1_000_000 + nsec // 1000
+                act_usecs = ts[0] * 1_000_000 + ts[1] // 1000
+                if abs(exp_usecs - act_usecs) > run.config.tolerance_usecs:
+                    raise CallError(f"Bad timestamp 0 in scm_timestamping {i}: expected={exp_usecs} "
+                                    f"({exp_usecs - start_usecs}) actual={act_usecs} "
+                                    f"({act_usecs - start_usecs}) start={start_usecs}")
+        else:
+            wd, gd = (val if kind == "int" else b""), bytes(adata)
+            if gd != wd:
+                ev = struct.unpack("=i", wd)[0] if len(wd) == 4 else wd.hex()
+                av = struct.unpack("=i", gd)[0] if len(gd) == 4 else gd.hex()
+                raise CallError(f"Bad data in cmsg {i}: expected={ev} actual={av}")
+    n = min(len(expected), len(actual))
+    if len(actual) > n:
+        raise CallError(f"received more than {n} cmsgs")
+    if len(expected) > n:
+        raise CallError(f"received only {n} cmsgs")
 
 
 _POLL_NAMES = (("POLLIN", 0x1), ("POLLPRI", 0x2), ("POLLOUT", 0x4), ("POLLERR", 0x8), ("POLLHUP", 0x10),
