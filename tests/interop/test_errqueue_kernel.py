@@ -2,8 +2,9 @@
 sequence on a kernel TCP socket over a veth pair between two network namespaces, and on a tuxnet
 lab socket over a veth between two lab hosts; what recvmsg(MSG_ERRQUEUE) returns must match entry
 by entry: data length, msg_flags, address, each cmsg's level, type and length, the whole
-sock_extended_err + offender (32 bytes), and the shape of struct scm_timestamping (ts[0] set,
-ts[1] and ts[2] zero). Root only (ip netns)."""
+sock_extended_err + offender (32 bytes), the shape of struct scm_timestamping (ts[0] set, ts[1]
+and ts[2] zero), and the OPT_STATS netlink attributes (order, sizes, and the values that do not
+depend on timing). Root only (ip netns)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ SCENARIO = r'''
 SOL_SOCKET, IPPROTO_TCP, TCP_NODELAY = 1, 6, 1
 SO_ZEROCOPY, SO_TIMESTAMPING, MSG_ZEROCOPY, MSG_ERRQUEUE = 60, 37, 0x4000000, 0x2000
 TX_ALL = 0x100 | 0x2 | 0x200 | 0x10 | 0x80   # TX_SCHED|TX_SOFTWARE|TX_ACK|SOFTWARE|OPT_ID
-TSONLY = 0x800
+TSONLY, OPT_STATS = 0x800, 0x1000
 
 def drain(s):
     out = []
@@ -57,6 +58,10 @@ def scenario(s, wait):
     s.send(bytes(1000))
     wait(0.3)
     res["tsonly"] = drain(s)
+    s.setsockopt(SOL_SOCKET, SO_TIMESTAMPING, TX_ALL | TSONLY | OPT_STATS)
+    s.send(bytes(1000))
+    wait(0.3)
+    res["opt_stats"] = drain(s)
     return res
 '''
 
@@ -132,6 +137,21 @@ def tuxnet_result() -> dict:
     return json.loads(json.dumps(res))  # the same JSON round trip as the kernel's output
 
 
+# OPT_STATS attributes whose values do not depend on timing (rates, RTTs, cwnd growth and the
+# departure time do: only their type and size are compared)
+STABLE_NLA = {4, 5, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 23, 24, 26, 27}
+
+
+def nla_shape(raw: bytes) -> list:
+    out, off = [], 0
+    while off < len(raw):
+        ln, typ = int.from_bytes(raw[off:off + 2], "little"), int.from_bytes(raw[off + 2:off + 4], "little")
+        val = int.from_bytes(raw[off + 4:off + ln], "little")
+        out.append((typ, ln, val if typ in STABLE_NLA else None))
+        off += (ln + 3) & ~3
+    return out
+
+
 def shape(res: dict) -> dict:
     """What must be equal: everything but the timestamp values, whose presence is checked."""
     out = {}
@@ -141,7 +161,9 @@ def shape(res: dict) -> dict:
             cmsgs = []
             for lvl, typ, hexd in e["anc"]:
                 raw = bytes.fromhex(hexd)
-                if (lvl, typ) == (1, 37):  # SCM_TIMESTAMPING: ts[0] set, ts[1], ts[2] zero
+                if (lvl, typ) == (1, 54):  # SCM_TIMESTAMPING_OPT_STATS: netlink attributes
+                    cmsgs.append((lvl, typ, len(raw), nla_shape(raw)))
+                elif (lvl, typ) == (1, 37):  # SCM_TIMESTAMPING: ts[0] set, ts[1], ts[2] zero
                     words = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 48, 8)]
                     cmsgs.append((lvl, typ, len(raw), words[0] > 0 or words[1] > 0, words[2:]))
                 else:
@@ -158,6 +180,6 @@ def test_errqueue_entries_match_the_kernel_byte_for_byte():
     assert time.monotonic() - t < 30
     tux = shape(tuxnet_result())
     # the kernel itself must show what the test is about
-    assert kern["zerocopy"] and kern["timestamps"] and kern["tsonly"]
+    assert kern["zerocopy"] and kern["timestamps"] and kern["tsonly"] and kern["opt_stats"]
     assert all(row[1] & MSG_ERRQUEUE for phase in kern.values() for row in phase)
     assert tux == kern

@@ -25,8 +25,11 @@ Guarantees, as Linux 6.18:
   OPT_TSONLY, and returns SCM_TIMESTAMPING with SOF_TIMESTAMPING_SOFTWARE (errqueue.py).
 - Receive: with SOF_TIMESTAMPING_RX_SOFTWARE|SOFTWARE (or SO_TIMESTAMP), tcp recvmsg returns the
   arrival time of the last segment it read as SCM_TIMESTAMPING (SCM_TIMESTAMP).
-- Not modelled: hardware timestamps (no PHC), OPT_STATS attributes (an OPT_STATS entry carries no
-  attributes), OPT_CMSG/OPT_PKTINFO's IP_PKTINFO cmsg, SCM_TSTAMP_COMPLETION, UDP/raw TX stamps.
+- OPT_STATS (with OPT_TSONLY, TCP): the entry's data and its SCM_TIMESTAMPING_OPT_STATS cmsg are
+  tcp_get_timestamping_opt_stats's netlink attributes, in the kernel's order and sizes (TTL only
+  on SCM_TSTAMP_ACK); the chrono times read 0.
+- Not modelled: hardware timestamps (no PHC), OPT_CMSG/OPT_PKTINFO's IP_PKTINFO cmsg,
+  SCM_TSTAMP_COMPLETION, UDP/raw TX stamps.
 """
 
 from __future__ import annotations
@@ -183,17 +186,83 @@ def _report(skb: Any, tstype: int) -> bool:
     return False
 
 
-def skb_tstamp_tx(sk: Any, owner: Any, payload: bytes, tstype: int, truesize: int) -> None:
+# SCM_TIMESTAMPING_OPT_STATS attributes (include/uapi/linux/tcp.h), in the order
+# tcp_get_timestamping_opt_stats puts them (checked against Linux 6.18's output)
+TCP_NLA_BUSY, TCP_NLA_RWND_LIMITED, TCP_NLA_SNDBUF_LIMITED, TCP_NLA_DATA_SEGS_OUT = 1, 2, 3, 4
+TCP_NLA_TOTAL_RETRANS, TCP_NLA_PACING_RATE, TCP_NLA_DELIVERY_RATE, TCP_NLA_SND_CWND = 5, 6, 7, 8
+TCP_NLA_REORDERING, TCP_NLA_MIN_RTT, TCP_NLA_RECUR_RETRANS, TCP_NLA_DELIVERY_RATE_APP_LMT = 9, 10, 11, 12
+TCP_NLA_SNDQ_SIZE, TCP_NLA_CA_STATE, TCP_NLA_SND_SSTHRESH, TCP_NLA_DELIVERED = 13, 14, 15, 16
+TCP_NLA_DELIVERED_CE, TCP_NLA_BYTES_SENT, TCP_NLA_BYTES_RETRANS, TCP_NLA_DSACK_DUPS = 17, 18, 19, 20
+TCP_NLA_REORD_SEEN, TCP_NLA_SRTT, TCP_NLA_TIMEOUT_REHASH, TCP_NLA_BYTES_NOTSENT = 21, 22, 23, 24
+TCP_NLA_EDT, TCP_NLA_TTL, TCP_NLA_REHASH = 25, 26, 27
+_NLA_FMT = {1: "=B", 2: "=H", 4: "=I", 8: "=Q"}
+
+
+def _nla(out: bytearray, atype: int, size: int, value: int) -> None:
+    """nla_put_u8/u16/u32/u64_64bit (no pad attribute: x86-64 has efficient unaligned access)."""
+    out += struct.pack("=HH", 4 + size, atype) + struct.pack(_NLA_FMT[size], value & ((1 << 8 * size) - 1))
+    out += bytes(-len(out) % 4)
+
+
+def tcp_get_timestamping_opt_stats(tp: Any, owner: Any, ack_ttl: int | None) -> bytes:
+    """tcp_get_timestamping_opt_stats: the socket's counters as netlink attributes. The chrono
+    times (busy, rwnd- and sndbuf-limited) are not kept here and read 0; the rehash counters are 0
+    (no PLB, no timeout rehash)."""
+    from tuxnet.ipv4.tcp import cong
+
+    out = bytearray()
+    for atype in (TCP_NLA_BUSY, TCP_NLA_RWND_LIMITED, TCP_NLA_SNDBUF_LIMITED):
+        _nla(out, atype, 8, 0)
+    _nla(out, TCP_NLA_DATA_SEGS_OUT, 8, tp.data_segs_out)
+    _nla(out, TCP_NLA_TOTAL_RETRANS, 8, tp.total_retrans)
+    _nla(out, TCP_NLA_PACING_RATE, 8, tp.sk_pacing_rate)
+    rate = 0
+    if tp.rate_delivered and tp.rate_interval_us:  # tcp_compute_delivery_rate
+        rate = tp.rate_delivered * tp.mss_cache * 1_000_000 // tp.rate_interval_us
+    _nla(out, TCP_NLA_DELIVERY_RATE, 8, rate)
+    _nla(out, TCP_NLA_SND_CWND, 4, tp.snd_cwnd)
+    _nla(out, TCP_NLA_REORDERING, 4, tp.reordering)
+    _nla(out, TCP_NLA_MIN_RTT, 4, cong.tcp_min_rtt(tp))
+    _nla(out, TCP_NLA_RECUR_RETRANS, 1, tp.icsk_retransmits)
+    _nla(out, TCP_NLA_DELIVERY_RATE_APP_LMT, 1, 1 if tp.rate_app_limited else 0)
+    _nla(out, TCP_NLA_SND_SSTHRESH, 4, tp.snd_ssthresh)
+    _nla(out, TCP_NLA_DELIVERED, 4, tp.delivered)
+    _nla(out, TCP_NLA_DELIVERED_CE, 4, tp.delivered_ce)
+    _nla(out, TCP_NLA_SNDQ_SIZE, 4, (tp.write_seq - tp.snd_una) & U32)
+    _nla(out, TCP_NLA_CA_STATE, 1, tp.icsk_ca_state)
+    _nla(out, TCP_NLA_BYTES_SENT, 8, tp.bytes_sent)
+    _nla(out, TCP_NLA_BYTES_RETRANS, 8, tp.bytes_retrans)
+    _nla(out, TCP_NLA_DSACK_DUPS, 4, tp.dsack_dups)
+    _nla(out, TCP_NLA_REORD_SEEN, 4, tp.reord_seen)
+    _nla(out, TCP_NLA_SRTT, 4, tp.srtt_us >> 3)
+    _nla(out, TCP_NLA_TIMEOUT_REHASH, 2, 0)
+    notsent = (tp.write_seq - tp.snd_nxt) & U32
+    _nla(out, TCP_NLA_BYTES_NOTSENT, 4, notsent if notsent < 0x80000000 else 0)
+    _nla(out, TCP_NLA_EDT, 8, owner.skb_mstamp_ns)
+    if ack_ttl is not None:
+        _nla(out, TCP_NLA_TTL, 1, ack_ttl)
+    _nla(out, TCP_NLA_REHASH, 4, 0)
+    return bytes(out)
+
+
+def skb_tstamp_tx(sk: Any, owner: Any, payload: bytes, tstype: int, truesize: int,
+                  ack_ttl: int | None = None) -> None:
     """__skb_tstamp_tx + __skb_complete_tx_timestamp: queue a software timestamp of ``owner`` (the
-    segment holding tx_flags/tskey) with a copy of ``payload`` (the stamped packet)."""
+    segment holding tx_flags/tskey) with a copy of ``payload`` (the stamped packet); with
+    OPT_TSONLY no copy, or the OPT_STATS attributes (``ack_ttl``: the TTL of the ACK that acked the
+    key, for SCM_TSTAMP_ACK)."""
     if sk is None or not _report(owner, tstype):
         return
     tsflags = sk.sk_tsflags
     if not tsflags & SOF_TIMESTAMPING_OPT_TX_SWHW and owner.tx_flags & SKBTX_IN_PROGRESS:
         return  # a hardware stamp is coming instead
+    opt_stats = False
     if tsflags & SOF_TIMESTAMPING_OPT_TSONLY:
         payload = b""
-        truesize = SKB_TRUESIZE_OVERHEAD
+        if tsflags & SOF_TIMESTAMPING_OPT_STATS and _is_tcp(sk):
+            payload = tcp_get_timestamping_opt_stats(sk, owner, ack_ttl)
+            opt_stats = True
+        truesize = SKB_TRUESIZE_OVERHEAD + len(payload)
     elif owner.zc is not None:
         from tuxnet.sock.msg_zerocopy import skb_orphan_frags_rx
 
@@ -204,8 +273,7 @@ def skb_tstamp_tx(sk: Any, owner: Any, payload: bytes, tstype: int, truesize: in
         if _is_tcp(sk):
             ee_data = (ee_data - sk.sk_tskey) & U32
     entry = SockExterr(errno.ENOMSG, SO_EE_ORIGIN_TIMESTAMPING, 0, 0, tstype, 0, 0, 0, payload,
-                       ee_data=ee_data, tstamp=sk.ns.loop.now_ns, truesize=truesize,
-                       opt_stats=bool(tsflags & SOF_TIMESTAMPING_OPT_STATS and _is_tcp(sk)))
+                       ee_data=ee_data, tstamp=sk.ns.loop.now_ns, truesize=truesize, opt_stats=opt_stats)
     sock_queue_err_skb(sk, entry)
 
 
@@ -218,14 +286,15 @@ def skb_tstamp_dev(skb: Any, tstype: int) -> None:
                       SKB_TRUESIZE_OVERHEAD + skb.tail - skb.data)
 
 
-def tcp_ack_tstamp(tp: Any, skb: Any, prior_snd_una: int) -> None:
-    """tcp_ack_tstamp: SCM_TSTAMP_ACK once the ACK covers the key for the first time."""
+def tcp_ack_tstamp(tp: Any, skb: Any, prior_snd_una: int, ack_ttl: int = 0) -> None:
+    """tcp_ack_tstamp: SCM_TSTAMP_ACK once the ACK (its IP TTL: ``ack_ttl``) covers the key for
+    the first time."""
     if not skb.txstamp_ack:
         return
     key = skb.tskey
     if ((key - prior_snd_una) & U32) < 0x80000000 and ((key - tp.snd_una) & U32) >= 0x80000000:
         skb_tstamp_tx(tp, skb, bytes(skb.data), SCM_TSTAMP_ACK,
-                      SKB_TRUESIZE_OVERHEAD + len(skb.data))
+                      SKB_TRUESIZE_OVERHEAD + len(skb.data), ack_ttl)
 
 
 # ---------------------------------------------------------------------------------- receive side

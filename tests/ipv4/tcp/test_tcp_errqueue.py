@@ -16,6 +16,7 @@ from tuxnet.sock.constants import (
     MSG_TRUNC,
     MSG_ZEROCOPY,
     SCM_TIMESTAMPING,
+    SCM_TIMESTAMPING_OPT_STATS,
     SO_EE_CODE_ZEROCOPY_COPIED,
     SO_EE_ORIGIN_TIMESTAMPING,
     SO_EE_ORIGIN_ZEROCOPY,
@@ -274,3 +275,33 @@ def test_rx_software_timestamp_is_the_arrival_time():
     conn.setsockopt(SOL_SOCKET, SO_TIMESTAMPING, 0)
     assert conn.recvmsg(100, 1024)[:2] == (b"pong", [])
 
+
+
+def test_opt_stats_carry_the_socket_counters_as_netlink_attributes():
+    lab, a, b, c, conn, arrivals = connected_pair(delay_ms=10)
+    flags = TX_ALL | SOF_TIMESTAMPING_OPT_TSONLY | SOF_TIMESTAMPING_OPT_STATS
+    c.setsockopt(SOL_SOCKET, SO_TIMESTAMPING, flags)
+    c.send(bytes(1000))
+    lab.run(0.1)
+    entries = []
+    while True:
+        try:
+            data, anc, flags, _ = c.recvmsg(4096, 1024, MSG_ERRQUEUE)
+        except BlockingIOError:
+            break
+        (stats,) = [d for lvl, typ, d in anc if (lvl, typ) == (SOL_SOCKET, SCM_TIMESTAMPING_OPT_STATS)]
+        assert data == stats and flags == MSG_ERRQUEUE  # the stats are also the entry's data
+        attrs, off = {}, 0
+        while off < len(stats):
+            ln, typ = struct.unpack_from("=HH", stats, off)
+            attrs[typ] = int.from_bytes(stats[off + 4:off + ln], "little")
+            off += (ln + 3) & ~3
+        entries.append((exterr(anc)[5], attrs))
+    assert [info for info, _ in entries] == [SCM_TSTAMP_SCHED, SCM_TSTAMP_SND, SCM_TSTAMP_ACK]
+    sched, ack = entries[0][1], entries[2][1]
+    assert (sched[13], sched[24]) == (1000, 1000)  # SNDQ_SIZE, BYTES_NOTSENT before it left
+    assert (ack[13], ack[24], ack[26]) == (0, 0, 64)  # all acked; the ACK's TTL
+    assert 26 not in sched
+    assert ack[18] == 1000 and ack[4] == 1  # BYTES_SENT, DATA_SEGS_OUT
+    # SRTT in us, as before this ACK's RTT sample (tcp_ack_tstamp runs in tcp_clean_rtx_queue)
+    assert ack[22] == sched[22] > 0 and c.sk.srtt_us >> 3 != ack[22]

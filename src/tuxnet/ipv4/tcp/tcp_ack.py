@@ -305,7 +305,7 @@ def tcp_send_challenge_ack(tp: TcpSock) -> None:
 
 # ---------------------------------------------------------------------------------------- rtx queue
 def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: SackTagState,
-                        ece_ack: bool) -> int:
+                        ece_ack: bool, ack_ttl: int = 0) -> int:
     """Drop what snd_una covers from the retransmit queue; RTT sample, delivery counting."""
     from tuxnet.ipv4.tcp import tcp_recovery
 
@@ -328,7 +328,7 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
             if not seq_after(tp.snd_una, skb.seq):
                 break
             if skb.txstamp_ack:
-                tcp_ack_tstamp(tp, skb, prior_snd_una)
+                tcp_ack_tstamp(tp, skb, prior_snd_una, ack_ttl)
             tcp_ctl.tcp_trim_head(tp, skb, (tp.snd_una - skb.seq) & U32)
             fully_acked = False
             break
@@ -364,7 +364,7 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
             flag |= FLAG_SYN_ACKED
             tp.retrans_stamp = 0
         if skb.txstamp_ack:
-            tcp_ack_tstamp(tp, skb, prior_snd_una)
+            tcp_ack_tstamp(tp, skb, prior_snd_una, ack_ttl)
         if skb.zc is not None:
             skb_zcopy_clear(skb)  # freeing the acked skb releases its pages: the uarg may complete
         tp.sk_wmem_queued -= skb.overhead + len(skb.data)
@@ -523,7 +523,7 @@ def tcp_ack(tp: TcpSock, cb: TcpCb, flag: int) -> int:
         if tp.tlp_high_seq:
             tcp_recovery.tcp_process_tlp_ack(tp, ack, flag)
         return 1
-    flag |= tcp_clean_rtx_queue(tp, prior_fack, prior_snd_una, sack, bool(flag & FLAG_ECE))
+    flag |= tcp_clean_rtx_queue(tp, prior_fack, prior_snd_una, sack, bool(flag & FLAG_ECE), cb.ttl)
     tcp_recovery.tcp_rack_update_reo_wnd(tp, rs)
     if tp.tlp_high_seq:
         tcp_recovery.tcp_process_tlp_ack(tp, ack, flag)
