@@ -9,6 +9,7 @@ import struct
 
 import pytest
 
+from tuxnet.ipv4.tcp.tcp_output import TCP_SKB_OVERHEAD
 from tuxnet.lab.lab import Lab
 from tuxnet.sock.constants import (
     EPOLLERR,
@@ -159,7 +160,10 @@ def test_zerocopy_sendmsg_buffers_become_frags_seventeen_per_segment():
     sizes: list[int] = []
     a.devices["eth0"].taps.append(lambda skb, out: sizes.append(skb.len - 14 - 20 - 32) if out else None)
     assert c.sendmsg([b"z"] * 40, [], MSG_ZEROCOPY) == 40
+    # each pinned page is charged whole to the send buffer (truesize += PAGE_ALIGN)
+    assert c.sk.sk_wmem_queued == 3 * TCP_SKB_OVERHEAD + 40 * 4096
     lab.run(0.1)
+    assert c.sk.sk_wmem_queued == 0
     assert [n for n in sizes if n > 0] == [17, 17, 6]  # MAX_SKB_FRAGS pages per segment
     assert conn.recv(100) == b"z" * 40
     assert exterr(read_errqueue(c)[1])[5:] == (0, 0)

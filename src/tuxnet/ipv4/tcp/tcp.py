@@ -442,9 +442,10 @@ def _zerocopy_frags(tp: TcpSock, skb: TcpSkb, uarg: msg_zerocopy.UbufInfo, iov: 
     n = sum(frags)
     if n:
         skb.nr_frags += len(frags)
-        pages = msg_zerocopy.PAGE_SIZE * len(frags)
-        skb.overhead += pages
-        tp.sk_wmem_queued += pages
+        # a pinned page costs its whole size (truesize += PAGE_ALIGN); the caller adds the n bytes
+        extra = msg_zerocopy.PAGE_SIZE * len(frags) - n
+        skb.overhead += extra
+        tp.sk_wmem_queued += extra
         msg_zerocopy.skb_zcopy_set(skb, uarg)
     return n
 
