@@ -44,7 +44,8 @@ from tuxnet.socket import AF_INET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
 from tuxnet.wire.addr import ip_aton
 
 IP_RECVERR = 11
-IPPROTO_TCP, TCP_NODELAY = 6, 1
+IPPROTO_TCP, TCP_NODELAY, TCP_FASTOPEN = 6, 1, 23
+MSG_FASTOPEN = 0x20000000
 MS = 1_000_000
 EXTERR = struct.Struct("=IBBBBII")
 TX_ALL = (SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_ACK
@@ -309,3 +310,39 @@ def test_opt_stats_carry_the_socket_counters_as_netlink_attributes():
     assert ack[18] == 1000 and ack[4] == 1  # BYTES_SENT, DATA_SEGS_OUT
     # SRTT in us, as before this ACK's RTT sample (tcp_ack_tstamp runs in tcp_clean_rtx_queue)
     assert ack[22] == sched[22] > 0 and c.sk.srtt_us >> 3 != ack[22]
+
+
+def test_zerocopy_data_in_a_fast_open_syn_is_notified_once_acked():
+    lab = Lab(3)
+    a, b = lab.add_host("a"), lab.add_host("b")
+    da, db = lab.add_link(a, "eth0", b, "eth0", impair={"delay": "5ms"})
+    a.devinet.add(da, ip_aton("10.0.0.1"), 24)
+    b.devinet.add(db, ip_aton("10.0.0.2"), 24)
+    b.sysctl.set("net.ipv4.tcp_fastopen", "3")
+    srv = b.socket(AF_INET, SOCK_STREAM)
+    srv.bind(("0.0.0.0", 8080))
+    srv.listen(16)
+    srv.setsockopt(IPPROTO_TCP, TCP_FASTOPEN, 16)
+    # no cookie yet: EINPROGRESS, nothing taken, the id goes back
+    c1 = a.socket(AF_INET, SOCK_STREAM)
+    c1.setblocking(False)
+    c1.setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)
+    with pytest.raises(BlockingIOError):
+        c1.sendto(b"x" * 500, MSG_FASTOPEN | MSG_ZEROCOPY, ("10.0.0.2", 8080))
+    assert c1.sk.sk_zckey == 0
+    lab.run(0.1)
+    with pytest.raises(BlockingIOError):
+        read_errqueue(c1)
+    c1.close()
+    lab.run(1)
+    # with the cookie the SYN carries the 500 bytes: the notification comes with the SYN-ACK
+    c2 = a.socket(AF_INET, SOCK_STREAM)
+    c2.setblocking(False)
+    c2.setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)
+    assert c2.sendto(b"y" * 500, MSG_FASTOPEN | MSG_ZEROCOPY, ("10.0.0.2", 8080)) == 500
+    lab.run(0.009)
+    with pytest.raises(BlockingIOError):
+        read_errqueue(c2)
+    lab.run(0.002)  # the SYN-ACK acking the data is back at +10ms
+    ee = exterr(read_errqueue(c2)[1])
+    assert (ee[1], ee[3], ee[5], ee[6]) == (SO_EE_ORIGIN_ZEROCOPY, SO_EE_CODE_ZEROCOPY_COPIED, 0, 0)

@@ -331,12 +331,9 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int, iov: list[int] | None = No
     With MSG_ZEROCOPY on a SO_ZEROCOPY socket the send gets a notification id (msg_zerocopy.py) and
     its user buffers (``iov``: their lengths, one buffer by default) become page frags, at most
     MAX_SKB_FRAGS per segment; a send that takes nothing gives the id back."""
-    uarg = None
-    if flags & MSG_ZEROCOPY and data and "SOCK_ZEROCOPY" in tp.sock_flags:
-        wq = tp.sk_write_queue
-        uarg = msg_zerocopy.msg_zerocopy_realloc(tp, len(data), wq[-1].zc if wq else None)
+    uarg = tcp_zerocopy_uarg(tp, data, flags)
     try:
-        copied = _tcp_sendmsg_locked(tp, data, flags, uarg, iov if iov is not None else [len(data)])
+        copied = tcp_sendmsg_locked(tp, data, flags, uarg, iov)
     except OSError:
         if uarg is not None:
             msg_zerocopy.msg_zerocopy_put_abort(uarg, True)
@@ -346,8 +343,20 @@ def tcp_sendmsg(tp: TcpSock, data: bytes, flags: int, iov: list[int] | None = No
     return copied
 
 
-def _tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.UbufInfo | None,
-                        iov: list[int]) -> int:
+def tcp_zerocopy_uarg(tp: TcpSock, data: bytes, flags: int) -> msg_zerocopy.UbufInfo | None:
+    """The start of tcp_sendmsg_locked: a MSG_ZEROCOPY send on a SO_ZEROCOPY socket takes its
+    notification id (extending the unsent tail's uarg when it can)."""
+    if flags & MSG_ZEROCOPY and data and "SOCK_ZEROCOPY" in tp.sock_flags:
+        wq = tp.sk_write_queue
+        return msg_zerocopy.msg_zerocopy_realloc(tp, len(data), wq[-1].zc if wq else None)
+    return None
+
+
+def tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.UbufInfo | None,
+                       iov: list[int] | None = None) -> int:
+    """tcp_sendmsg with the send's uarg already taken (the caller puts or aborts it)."""
+    if iov is None:
+        iov = [len(data)]
     # Is sending application-limited? tcp_sendmsg_locked() asks once per call, before it waits for
     # the connection or copies anything; this (with the TLS/BPF send paths) is Linux's only caller:
     # tcp_ack() never marks the flow, so a sender that keeps the socket full is not app-limited.

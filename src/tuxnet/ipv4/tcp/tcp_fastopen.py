@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
 from tuxnet.ipv4.tcp.tcp_sock import HZ, NSEC_PER_JIFFY, U32
+from tuxnet.sock.msg_zerocopy import skb_zcopy_set
 from tuxnet.wire.tcp import TcpOptFastopen
 
 if TYPE_CHECKING:
@@ -184,7 +185,7 @@ class FastopenCookie:
 class FastopenRequest:
     """struct tcp_fastopen_request: a sendmsg(MSG_FASTOPEN) (or a deferred connect) in progress."""
 
-    __slots__ = ("cookie", "data", "size", "copied", "waiting")
+    __slots__ = ("cookie", "data", "size", "copied", "waiting", "uarg")
 
     def __init__(self, data: bytes | None, cookie: FastopenCookie | None = None) -> None:
         self.cookie = cookie if cookie is not None else FastopenCookie()
@@ -192,6 +193,7 @@ class FastopenRequest:
         self.size = len(data) if data is not None else 0
         self.copied = 0
         self.waiting = False  # a blocking sendmsg waits for the handshake (inet_wait_for_connect)
+        self.uarg: Any = None  # the MSG_ZEROCOPY uarg of the sendmsg (sock/msg_zerocopy.py)
 
 
 class FastopenMetrics:
@@ -612,6 +614,8 @@ def tcp_send_syn_data(tp: TcpSock, syn: Any) -> int:
         fo.copied = space
         syn_data = TcpSkb(syn.seq, syn.tcp_flags, data)
         syn_data.overhead = tcp_output.TCP_SKB_OVERHEAD
+        if space and fo.uarg is not None:
+            skb_zcopy_set(syn_data, fo.uarg)  # copied into the skb, but the send's notification waits
         # tcp_connect_queue_skb
         tp.sk_wmem_queued += space + syn_data.overhead
         tp.write_seq = syn_data.end_seq

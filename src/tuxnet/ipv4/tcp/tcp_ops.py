@@ -21,9 +21,10 @@ from tuxnet.ipv4.tcp.tcp import (
     tcp_ioctl,
     tcp_poll,
     tcp_recvmsg,
-    tcp_sendmsg,
+    tcp_sendmsg_locked,
     tcp_shutdown,
     tcp_v4_connect,
+    tcp_zerocopy_uarg,
 )
 from tuxnet.ipv4.tcp.tcp_sock import (
     RCV_SHUTDOWN,
@@ -283,11 +284,34 @@ class InetStreamOps(ProtoOps):
 
     def sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int,
                 iov: list[int] | None = None) -> int:
-        """``iov``: the lengths of the caller's buffers (sendmsg), for MSG_ZEROCOPY's page frags."""
+        """tcp_sendmsg. ``iov``: the lengths of the caller's buffers, for MSG_ZEROCOPY's page frags.
+        A zerocopy send has one uarg for its SYN data (Fast Open) and the rest; a send that takes
+        nothing gives its id back, and a blocking Fast Open call keeps it while it waits for the
+        handshake (tcp_sendmsg_fastopen's fo->uarg)."""
+        tp: TcpSock = sock.sk
+        fo = tp.fastopen_req
+        resumed = fo is not None and fo.waiting and fo.uarg is not None
+        uarg = fo.uarg if resumed else tcp_zerocopy_uarg(tp, data, flags)  # type: ignore[union-attr]
+        try:
+            copied = self._sendmsg(sock, data, addr, flags, iov, uarg)
+        except OSError:
+            fo = tp.fastopen_req
+            if uarg is not None:
+                if fo is not None and fo.waiting:
+                    fo.uarg = uarg
+                else:
+                    msg_zerocopy.msg_zerocopy_put_abort(uarg, True)
+            raise
+        if uarg is not None:
+            msg_zerocopy.net_zcopy_put(uarg)
+        return copied
+
+    def _sendmsg(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int, iov: list[int] | None,
+                 uarg: msg_zerocopy.UbufInfo | None) -> int:
         tp: TcpSock = sock.sk
         copied_syn = 0
         if flags & MSG_FASTOPEN or tp.defer_connect:
-            copied_syn = self.sendmsg_fastopen(sock, data, addr, flags)
+            copied_syn = self.sendmsg_fastopen(sock, data, addr, flags, uarg)
             if copied_syn < 0:
                 return -copied_syn  # EINPROGRESS with data in the SYN: that much was sent
             data = data[copied_syn:]
@@ -298,13 +322,14 @@ class InetStreamOps(ProtoOps):
         try:
             if iov is not None and copied_syn:
                 iov = msg_zerocopy.iov_tail(iov, copied_syn)
-            return copied_syn + tcp_sendmsg(tp, data, flags, iov)
+            return copied_syn + tcp_sendmsg_locked(tp, data, flags, uarg, iov)
         except OSError:
             if copied_syn:
                 return copied_syn
             raise
 
-    def sendmsg_fastopen(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int) -> int:
+    def sendmsg_fastopen(self, sock: Socket, data: bytes, addr: SockAddr | None, flags: int,
+                         uarg: msg_zerocopy.UbufInfo | None = None) -> int:
         """tcp_sendmsg_fastopen: connect with data in the SYN. Returns the bytes the SYN took once
         connected, or minus them when the connect is still in progress (a non-blocking call returns
         them); raises the connect's error otherwise. A blocking call (the facade never sleeps) raises
@@ -328,6 +353,7 @@ class InetStreamOps(ProtoOps):
             if fo is not None:
                 raise oserror(errno.EALREADY)  # another Fast Open is in progress
             fo = tp.fastopen_req = tcp_fastopen.FastopenRequest(data)
+            fo.uarg = uarg  # the SYN's data is part of this zerocopy send
             if tp.defer_connect:
                 err = tcp_ctl.tcp_connect(tp, tcp_output.sk_dst_get(tp))
                 if err:
