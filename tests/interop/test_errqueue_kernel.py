@@ -17,7 +17,7 @@ import pytest
 
 from tuxnet.lab.lab import Lab
 from tuxnet.sock.constants import MSG_ERRQUEUE
-from tuxnet.socket import AF_INET, SOCK_STREAM
+from tuxnet.socket import AF_INET, SOCK_DGRAM, SOCK_STREAM
 from tuxnet.wire.addr import ip_aton
 
 from .conftest import needs_root, unique
@@ -65,11 +65,25 @@ def scenario(s, wait):
     return res
 '''
 
-KERNEL_CLIENT = SCENARIO + r'''
+# a UDP socket: SCHED and SND stamps per datagram, keys counting datagrams
+UDP_SCENARIO = r'''
+def udp_scenario(u, wait):
+    u.setsockopt(1, 37, 0x100 | 0x2 | 0x10 | 0x80)  # TX_SCHED|TX_SOFTWARE|SOFTWARE|OPT_ID
+    for n in (100, 200):
+        u.sendto(bytes(n), ("10.77.0.2", 5001))
+    wait(0.3)
+    return {"udp": drain(u)}
+'''
+
+KERNEL_CLIENT = SCENARIO + UDP_SCENARIO + r'''
 import json, socket, time
 s = socket.create_connection(("10.77.0.2", 5000))
 s.setblocking(False)
-print(json.dumps(scenario(s, time.sleep)))
+res = scenario(s, time.sleep)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.setblocking(False)
+res.update(udp_scenario(u, time.sleep))
+print(json.dumps(res))
 s.close()
 '''
 
@@ -131,8 +145,11 @@ def tuxnet_result() -> dict:
     lab.run(0.1)
     conn, _ = srv.accept()
     env: dict = {}
-    exec(SCENARIO, env)  # the same scenario text the kernel runs
+    exec(SCENARIO + UDP_SCENARIO, env)  # the same scenario text the kernel runs
     res = env["scenario"](s, lab.run)
+    u = ha.socket(AF_INET, SOCK_DGRAM)
+    u.setblocking(False)
+    res.update(env["udp_scenario"](u, lab.run))
     assert conn.recv(1 << 20)  # the peer got the data
     return json.loads(json.dumps(res))  # the same JSON round trip as the kernel's output
 
@@ -180,6 +197,6 @@ def test_errqueue_entries_match_the_kernel_byte_for_byte():
     assert time.monotonic() - t < 30
     tux = shape(tuxnet_result())
     # the kernel itself must show what the test is about
-    assert kern["zerocopy"] and kern["timestamps"] and kern["tsonly"] and kern["opt_stats"]
+    assert kern["zerocopy"] and kern["timestamps"] and kern["tsonly"] and kern["opt_stats"] and kern["udp"]
     assert all(row[1] & MSG_ERRQUEUE for phase in kern.values() for row in phase)
     assert tux == kern

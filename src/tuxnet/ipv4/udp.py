@@ -77,6 +77,7 @@ from tuxnet.sock.constants import (
     TCP_ESTABLISHED,
 )
 from tuxnet.sock.sock import Cred, InetSock, skb_truesize
+from tuxnet.sock.timestamping import sock_tx_timestamp
 from tuxnet.wire.addr import ip_ntoa
 from tuxnet.wire.checksum import csum_fold, csum_partial
 
@@ -153,6 +154,10 @@ class UdpSock(InetSock):
         _UDPH.pack_into(buf, off, sport, dport, ulen, check)
         skb.transport_header = off
         skb.priority = self.sk_priority
+        if self.sk_tsflags:
+            stamp = sock_tx_timestamp(self)  # SO_TIMESTAMPING: SCHED/SND at the device
+            if stamp is not None:
+                skb.shinfo = (stamp, self)
         ret = ns.ip.send(skb, saddr, daddr, IPPROTO_UDP, rt=rt, tos=self.tos, ttl=self.send_ttl(daddr), df=df,
                          mark=self.sk_mark, oif=oif, sk=self)
         if ret < 0:

@@ -28,8 +28,10 @@ Guarantees, as Linux 6.18:
 - OPT_STATS (with OPT_TSONLY, TCP): the entry's data and its SCM_TIMESTAMPING_OPT_STATS cmsg are
   tcp_get_timestamping_opt_stats's netlink attributes, in the kernel's order and sizes (TTL only
   on SCM_TSTAMP_ACK); the chrono times read 0.
+- UDP: each datagram sent with TX_SCHED/TX_SOFTWARE gets those stamps, its key the socket's
+  datagram count since OPT_ID was set (ee_data is the key itself, not relative).
 - Not modelled: hardware timestamps (no PHC), OPT_CMSG/OPT_PKTINFO's IP_PKTINFO cmsg,
-  SCM_TSTAMP_COMPLETION, UDP/raw TX stamps.
+  SCM_TSTAMP_COMPLETION, raw and ping TX stamps.
 """
 
 from __future__ import annotations
@@ -142,6 +144,35 @@ def sock_tx_flags(tsflags: int) -> int:
     if tsflags & SOF_TIMESTAMPING_TX_COMPLETION:
         flags |= SKBTX_COMPLETION_TSTAMP
     return flags
+
+
+# ---------------------------------------------------------------------------------- datagrams
+class TxStamp:
+    """The skb_shared_info part of a datagram's timestamp request (tx_flags, tskey), as
+    __ip_append_data copies it from the cork; the shape of a queued TCP segment's fields."""
+
+    __slots__ = ("tx_flags", "tskey", "txstamp_ack", "zc", "skb_mstamp_ns")
+
+    def __init__(self, tx_flags: int, tskey: int) -> None:
+        self.tx_flags = tx_flags
+        self.tskey = tskey
+        self.txstamp_ack = 0
+        self.zc = None
+        self.skb_mstamp_ns = 0
+
+
+def sock_tx_timestamp(sk: Any) -> TxStamp | None:
+    """_sock_tx_timestamp for a datagram: its tx_flags, and with OPT_ID the next key of the socket
+    (sk_tskey counts datagrams); None when no transmit stamp is asked for."""
+    tsflags = sk.sk_tsflags
+    flags = sock_tx_flags(tsflags)
+    if not flags:
+        return None
+    key = 0
+    if tsflags & SOF_TIMESTAMPING_OPT_ID and tsflags & SOF_TIMESTAMPING_TX_RECORD_MASK:
+        key = sk.sk_tskey
+        sk.sk_tskey = (key + 1) & U32
+    return TxStamp(flags, key)
 
 
 # ---------------------------------------------------------------------------------- TCP marks
