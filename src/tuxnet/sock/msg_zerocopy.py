@@ -22,6 +22,9 @@ Guarantees, as Linux 6.x:
   device marks the uarg copied, and notifications carry SO_EE_CODE_ZEROCOPY_COPIED, as Linux
   reports on these devices. A segment dropped before the device leaves it unmarked, as Linux's
   kfree path (skb_zcopy_clear(skb, true)).
+- Not modelled: UDP. SO_ZEROCOPY is accepted on UDP sockets as Linux accepts it, but a UDP
+  MSG_ZEROCOPY send is a plain copy that queues no notification (Linux notifies once the
+  datagram's skb is freed).
 """
 
 from __future__ import annotations
