@@ -583,7 +583,7 @@ def test_shell_status_discard_and_unsupported(tmp_path: Path) -> None:
     assert _sh(ns, sh, "sysctl -e -q net.ipv4.no_such=1") == 0
     assert _sh(ns, sh, "/tmp/sysctl_restore_${PPID}.sh") == 0
     for text, what in (("sysctl -q net.ipv4.no_such=1", "cannot stat /proc/sys/net/ipv4/no_such"),
-                       ("nstat | grep Foo", "shell construct '|'"),
+                       ("nstat | sort", "shell pipeline stage: sort"),
                        ("tc qdisc replace dev tun0 root nosuchqdisc", "tc qdisc replace"),
                        ("rm -f /tmp/x", "command `rm -f /tmp/x`")):
         with pytest.raises(Unsupported, match=re.escape(what)):
@@ -618,3 +618,14 @@ def test_packet_dumps_of_a_failure_only_with_verbose(tmp_path: Path) -> None:
     lines = out.getvalue().splitlines()
     assert lines[1] == "    script packet:  0.000000 . 1:1(0) ack 999"
     assert lines[2].startswith("    actual packet:  0.000000 . 1:1(0) ack 1001 win ")
+
+
+def test_shell_pipes_nstat_into_grep(tmp_path: Path) -> None:
+    ns, sh = _shell(tmp_path)
+    assert _sh(ns, sh, "nstat > /dev/null") == 0
+    # nothing counted since: grep selects no line and fails, as the script then does
+    assert _sh(ns, sh, "nstat | grep TcpExtOutOfWindowIcmps > /dev/null") == 1
+    ns.mib.tcpext.OutOfWindowIcmps += 2
+    assert _sh(ns, sh, "nstat -s | grep -q TcpExtOutOfWindowIcmps") == 0
+    assert _sh(ns, sh, "nstat | grep TcpExtOutOfWindowIcmps > /dev/null") == 0
+    assert _sh(ns, sh, "nstat | grep TcpExtOutOfWindowIcmps > /dev/null") == 1  # history updated

@@ -36,6 +36,7 @@ TOOLS: dict[str, str] = {
     "conntrack": "conntrack",
     "iperf3": "iperf3",
     "curl": "curl",
+    "nstat": "nstat",
 }
 
 

@@ -419,6 +419,20 @@ def reqsk_fastopen_remove(tp: TcpSock, req: RequestSock, reset: bool) -> None:
     req.rsk_timer.stop()
 
 
+def tcp_rcv_synrecv_state_fastopen(tp: TcpSock) -> None:
+    """The ACK completing a Fast Open child's handshake: the request is no longer needed, and the
+    retransmit timer now guards the data sent meanwhile."""
+    from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_recovery
+
+    if tp.icsk_ca_state == cong.TCP_CA_Loss and not tp.packets_out:
+        tcp_recovery.tcp_try_undo_recovery(tp)
+    tp.icsk_retransmits = 0
+    if not tp.packets_out or tp.icsk_ca_state == cong.TCP_CA_Open:
+        tp.retrans_stamp = 0  # tcp_retrans_stamp_cleanup
+    reqsk_fastopen_remove(tp, tp.fastopen_rsk, False)
+    tcp_ack.tcp_rearm_rto(tp)
+
+
 def tcp_fastopen_synack_timer(tp: TcpSock) -> None:
     """The retransmit timer of a Fast Open child still in SYN_RECV: only the SYN-ACK is resent, with
     one more try than tcp_synack_retries allows a request."""

@@ -739,7 +739,7 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
         from tuxnet.ipv4.tcp import tcp_recovery
 
         if tp.fastopen_rsk is not None:
-            tcp_rcv_synrecv_state_fastopen(tp)
+            tcp_fastopen.tcp_rcv_synrecv_state_fastopen(tp)
         else:
             tcp_recovery.tcp_try_undo_spurious_syn(tp)
             tp.retrans_stamp = 0
@@ -801,20 +801,6 @@ def tcp_rcv_state_process(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int:
     if not queued:
         ns.consume_skb(skb)
     return 0
-
-
-def tcp_rcv_synrecv_state_fastopen(tp: TcpSock) -> None:
-    """The ACK completing a Fast Open child's handshake: the request is no longer needed, and the
-    retransmit timer now guards the data sent meanwhile."""
-    if tp.icsk_ca_state == cong.TCP_CA_Loss and not tp.packets_out:
-        from tuxnet.ipv4.tcp import tcp_recovery
-
-        tcp_recovery.tcp_try_undo_recovery(tp)
-    tp.icsk_retransmits = 0
-    if not tp.packets_out or tp.icsk_ca_state == cong.TCP_CA_Open:
-        tp.retrans_stamp = 0  # tcp_retrans_stamp_cleanup
-    tcp_fastopen.reqsk_fastopen_remove(tp, tp.fastopen_rsk, False)
-    tcp_ack.tcp_rearm_rto(tp)
 
 
 def _fin_wait1_orphan(tp: TcpSock, skb: SkBuff, cb: TcpCb) -> int | None:

@@ -725,7 +725,9 @@ class TcpNet(TcpPorts):
         tp: TcpSock = sk
         if tp.sk_state == TCP_CLOSE:
             return
-        if tp.sk_state != TCP_LISTEN and not seq_between(seq, tp.snd_una, tp.snd_nxt):
+        # a Fast Open child's SYN-ACK is not in its queue: its window starts at the ISN
+        snd_una = tp.fastopen_rsk.snt_isn if tp.fastopen_rsk is not None else tp.snd_una
+        if tp.sk_state != TCP_LISTEN and not seq_between(seq, snd_una, tp.snd_nxt):
             ns.mib.tcpext.OutOfWindowIcmps += 1
             return
         if icmp_type == ICMP_PARAMETERPROB:
@@ -742,8 +744,9 @@ class TcpNet(TcpPorts):
             err = errno.EHOSTUNREACH
         else:
             return  # redirects are the route's business, source quench is ignored
-        if tp.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV):
-            # a connection attempt fails at once
+        if tp.sk_state in (TCP_SYN_SENT, TCP_SYN_RECV) and not (
+                tp.fastopen_rsk is not None and tp.sk_socket is not None):
+            # a connection attempt fails at once (a Fast Open child too, until accept() took it)
             tp.sk_err = err
             tcp_input.tcp_write_queue_purge(tp)
             tcp_input.tcp_done(tp)

@@ -16,6 +16,8 @@ a line, ``#`` comments, ``$((...))`` arithmetic, ``> /dev/null`` / ``2>&1`` / ``
 - ``/tmp/sysctl_restore_${PPID}.sh``: nothing to restore, every script gets a fresh namespace.
 - ``echo VALUE > /sys/module/tcp_cubic/parameters/NAME`` sets the CUBIC module's parameter (a module
   global, as on Linux); the run puts the old value back when the script ends (``Shell.restore``).
+- ``nstat`` runs tuxnet's nstat; a pipeline of ``nstat``/``ip``/``ss``/``tc``/``cat`` into
+  ``grep [-q] [-v] [-E|-F] PATTERN`` stages has grep's status.
 - ``ip`` and ``tc`` run tuxnet's tools; ``ip tcp_metrics flush`` empties the Fast Open cookie
   cache (the only TCP metrics tuxnet keeps); ``ethtool -K tun0 <feature> off...`` succeeds (the
   device has no offloads).
@@ -71,8 +73,13 @@ DEFAULTS_PROFILE: tuple[tuple[str, str], ...] = (
     ("net.ipv4.tcp_syncookies", "1"),
 )
 
+_PIPE = "\x00|"  # stands for a pipe between simple commands (no shell word holds a NUL)
 _FD_REDIRECT = re.compile(r"(?<![^\s;&|])[0-9](?=>)")
 _ARITH = re.compile(r"\$\(\(([0-9+\-*/() ]+)\)\)")
+
+
+def _grep_hit(line: str, pattern: str, fixed: bool) -> bool:
+    return pattern in line if fixed else re.search(pattern, line) is not None
 
 
 class _Failed(Exception):
@@ -137,7 +144,9 @@ class Shell:
                     redirect = target
             elif t == ">&":
                 i += 1  # duplicating a descriptor changes nothing here
-            elif t in ("|", "&", "<", "<<"):
+            elif t == "|":
+                words.append(_PIPE)  # a pipeline: the stages split again in _simple
+            elif t in ("&", "<", "<<"):
                 raise Unsupported(f"shell construct '{t}' in: {line.strip()}")
             else:
                 words.append(t)
@@ -149,6 +158,8 @@ class Shell:
     # -- commands
 
     async def _simple(self, words: list[str], redirect: str | None, cwd: Path, lenient: bool) -> int:
+        if _PIPE in words:
+            return await self._pipeline(words, redirect)
         cmd = words[0]
         base = os.path.basename(cmd)
         if cmd == "echo" and redirect is not None:
@@ -181,13 +192,38 @@ class Shell:
             return 0
         if cmd == "ethtool" and len(words) >= 4 and words[1] == "-K" and set(words[4::2]) == {"off"}:
             return 0  # the device offers no offloads to turn off
-        if cmd in ("ip", "tc"):
+        if cmd in ("ip", "tc", "nstat"):
             out, err = io.StringIO(), io.StringIO()
             rc = await run_argv(self.ns, words, out, err)
             if rc:
                 raise _Failed((err.getvalue() or out.getvalue()).strip() or f"exit status {rc}")
             return 0
         raise Unsupported(f"command `{' '.join(words)}`")
+
+    async def _pipeline(self, words: list[str], redirect: str | None) -> int:
+        """``TOOL ARGS | grep [-q] [-v] [-E|-F] PATTERN`` ...: the tool's output filtered; the status
+        is the last grep's (0 when a line was selected)."""
+        stages: list[list[str]] = [[]]
+        for w in words:
+            if w == _PIPE:
+                stages.append([])
+            else:
+                stages[-1].append(w)
+        if redirect is not None or stages[0][:1] not in (["nstat"], ["ip"], ["ss"], ["tc"], ["cat"]):
+            raise Unsupported(f"shell pipeline: {' '.join(words).replace(_PIPE, '|')}")
+        out, err = io.StringIO(), io.StringIO()
+        status = await run_argv(self.ns, stages[0], out, err)
+        lines = out.getvalue().splitlines()
+        for stage in stages[1:]:
+            if not stage or stage[0] != "grep":
+                raise Unsupported(f"shell pipeline stage: {' '.join(stage)}")
+            opts = [a for a in stage[1:] if a.startswith("-")]
+            args = [a for a in stage[1:] if not a.startswith("-")]
+            if len(args) != 1 or any(o not in ("-q", "-v", "-E", "-F") for o in opts):
+                raise Unsupported(f"shell pipeline stage: {' '.join(stage)}")
+            lines = [s for s in lines if _grep_hit(s, args[0], "-F" in opts) != ("-v" in opts)]
+            status = 0 if lines else 1
+        return status
 
     def _echo(self, args: list[str], target: str) -> int:
         if target.startswith("/sys/module/"):
