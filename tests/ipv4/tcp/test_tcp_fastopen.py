@@ -114,6 +114,8 @@ def test_cookie_request_then_data_in_the_syn_between_two_hosts():
     srv.listen(16)
     srv.setsockopt(IPPROTO_TCP, TCP_FASTOPEN, 16)
     srv.setblocking(False)
+    assert srv.getsockopt(IPPROTO_TCP, TCP_FASTOPEN) == 16
+    assert read_proc(b, "/proc/net/tcp").splitlines()[1].split()[-1] == "16"  # the listener's max_qlen
     key = tcp_fastopen.key_from_bytes(tcp_fastopen.parse_key_text(KEY)[0])
     want_cookie = tcp_fastopen.cookie_gen_cipher(ip_aton("10.0.0.1"), ip_aton("10.0.0.2"), key)
 

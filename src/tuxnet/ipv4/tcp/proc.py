@@ -66,7 +66,7 @@ def _tcp_line(ns: Namespace, sk: Any, i: int) -> str:
     state = sk.sk_state
     if state == TCP_LISTEN:
         rx_queue = sk.sk_ack_backlog
-        last = 0  # fastopenq->max_qlen
+        last = sk.fastopen_max_qlen  # fastopenq->max_qlen
     else:
         rx_queue = max(0, (sk.rcv_nxt - sk.copied_seq) & U32 if not (sk.rcv_nxt - sk.copied_seq) & 0x80000000
                        else 0)
