@@ -500,6 +500,21 @@ def test_inbound_icmp_frag_needed_shrinks_the_segments(tmp_path: Path) -> None:
 """))
 
 
+def test_frag_needed_retransmits_every_lost_part_at_once(tmp_path: Path) -> None:
+    """After the MSS shrinks, tcp_simple_retransmit marks the outstanding segments lost and
+    tcp_xmit_retransmit_queue resends them all at the new MSS within cwnd: the tail part left by
+    fragmenting each segment goes out right after its head, not at the next RTO (on Linux each
+    1460-byte skb leaves as one TSO packet of a 1160- and a 300-byte segment, as scripted here)."""
+    passed(run(tmp_path, SERVER_OPEN.replace("mss 1000", "mss 1460") + """\
+   +0 write(4, ..., 2920) = 2920
+   +0 > . 1:1461(1460) ack 1
+   +0 > P. 1461:2921(1460) ack 1
+   +0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]
+   +0 > . 1:1461(1460) ack 1
+   +0 > P. 1461:2921(1460) ack 1
+"""))
+
+
 def test_icmp_type_and_code_checks(tmp_path: Path) -> None:
     res = run(tmp_path, SERVER_OPEN + "   +0 < icmp unreachable port_unreachable mtu 1200\n")
     assert (res.status, res.line) == ("FAIL", 10)

@@ -399,10 +399,10 @@ def tcp_xmit_retransmit_queue(tp: TcpSock) -> None:
         if sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS):
             continue
         in_loss = tp.icsk_ca_state == cong.TCP_CA_Loss
-        n_before = len(rtx)
         if tcp_retransmit_skb(tp, skb):
             break
-        i += len(rtx) - n_before  # a fragment was inserted after skb
+        # when tcp_retransmit_skb had to fragment skb (the MSS shrank), the tail part now follows
+        # it, LOST and not retransmitted: the walk goes on to it, as skb_rbtree_walk_from does
         if in_loss:
             ns.mib.tcpext.TCPSlowStartRetrans += 1
         else:
