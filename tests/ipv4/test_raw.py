@@ -215,6 +215,25 @@ def test_udp_ping_and_raw_route_alike_but_raw_counts_no_outnoroutes():
     assert counted == [1, 1, 0]
 
 
+
+def test_udp_ping_and_raw_find_the_destination_alike():
+    """sendmsg_dest: no address on an unconnected socket is EDESTADDRREQ; a family other than AF_INET is
+    EAFNOSUPPORT, except that udp_sendmsg and raw_sendmsg take AF_UNSPEC and ping_v4_sendmsg does not."""
+    _, h1, _ = lab2()
+    h1.sysctl.set("net.ipv4.ping_group_range", "0 0")
+    echo = IcmpHeader.echo(1, 1).pack()
+    socks = ((h1.socket(AF_INET, SOCK_DGRAM), b"x", 9, True),
+             (h1.socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), echo, 0, False),
+             (h1.socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), echo, 0, True))
+    for s, data, port, unspec_ok in socks:
+        assert errno_of(s.send, data) == errno.EDESTADDRREQ
+        assert errno_of(s.ops.sendmsg, s, data, (10, ip_aton(A2), port), 0) == errno.EAFNOSUPPORT  # AF_INET6
+        if unspec_ok:
+            assert s.ops.sendmsg(s, data, (0, ip_aton(A2), port), 0) == len(data)
+        else:
+            assert errno_of(s.ops.sendmsg, s, data, (0, ip_aton(A2), port), 0) == errno.EAFNOSUPPORT
+
+
 def test_raw_send_limits_and_broadcast():
     _, h1, _ = lab2()
     s = h1.socket(AF_INET, SOCK_RAW, 253)

@@ -4,6 +4,8 @@ Linux writes these steps out in each of udp_sendmsg, raw_sendmsg and ping_v4_sen
 udp_recvmsg, raw_recvmsg and ping_recvmsg; tuxnet keeps one copy here (the role of
 net/ipv4/datagram.c and the ip_cmsg_recv part of net/ipv4/ip_sockglue.c). Guarantees:
 
+- ``sendmsg_dest`` is where a datagram goes: the address given (AF_INET, or AF_UNSPEC except for
+  ping sockets: EAFNOSUPPORT), else the connected peer (EDESTADDRREQ when not connected).
 - ``sendmsg_route`` routes a datagram as all three do: the output device and source chosen before
   routing (``out_oif_saddr``), ip_route_output_flow (ENETUNREACH counts OutNoRoutes, except for raw
   sockets: raw_sendmsg does not count it), EACCES for a broadcast route unless SO_BROADCAST is set,
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tuxnet.core.errors import oserror
 from tuxnet.ipv4.route import RTCF_BROADCAST
-from tuxnet.sock.constants import MSG_ERRQUEUE, MSG_OOB
+from tuxnet.sock.constants import AF_INET, AF_UNSPEC, MSG_ERRQUEUE, MSG_OOB, TCP_ESTABLISHED
 
 if TYPE_CHECKING:
     from tuxnet.netns import Namespace
@@ -37,6 +39,20 @@ _INT = struct.Struct("=i")
 
 S = TypeVar("S", bound="InetSock")
 RecvResult = tuple[bytes, Any, int, list[Any]]
+
+
+def sendmsg_dest(sk: InetSock, addr: tuple[int, int, int] | None, *,
+                 unspec_ok: bool = True) -> tuple[int, int]:
+    """(address, port) a datagram goes to: ``addr`` (family, address, port) when given, else the peer
+    of a connected socket."""
+    if addr is not None:
+        family, daddr, dport = addr
+        if family != AF_INET and not (unspec_ok and family == AF_UNSPEC):
+            raise oserror(errno.EAFNOSUPPORT)
+        return daddr, dport
+    if sk.sk_state != TCP_ESTABLISHED:
+        raise oserror(errno.EDESTADDRREQ)
+    return sk.inet_daddr, sk.inet_dport
 
 
 def sendmsg_route(sk: InetSock, daddr: int, *, count_noroutes: bool = True) -> tuple[Any, int, int]:

@@ -27,7 +27,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_seq_show, sendmsg_route
+from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_seq_show, sendmsg_dest, sendmsg_route
 from tuxnet.ipv4.fib_semantics import RTN_BROADCAST, RTN_LOCAL, RTN_MULTICAST
 from tuxnet.ipv4.inet_hashtables import net_hash_mix
 from tuxnet.skb import Csum, SkBuff
@@ -126,14 +126,7 @@ class PingSock(InetSock):
             raise oserror(errno.EOPNOTSUPP)
         if not ping_supported(data[0], data[1]):
             raise oserror(errno.EINVAL)
-        if addr is not None:
-            family, daddr, _ = addr
-            if family != AF_INET:
-                raise oserror(errno.EAFNOSUPPORT)
-        else:
-            if self.sk_state != TCP_ESTABLISHED:
-                raise oserror(errno.EDESTADDRREQ)
-            daddr = self.inet_daddr
+        daddr, _ = sendmsg_dest(self, addr, unspec_ok=False)  # ping_v4_sendmsg: AF_INET only
         rt, oif, daddr = sendmsg_route(self, daddr)
         df = self.append_data_check(rt, n, 8)
         skb = SkBuff.alloc(n)

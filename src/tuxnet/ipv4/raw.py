@@ -27,7 +27,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_sock_fields, sendmsg_route
+from tuxnet.ipv4.datagram import datagram_recvmsg, proc_order, proc_sock_fields, sendmsg_dest, sendmsg_route
 from tuxnet.ipv4.fib_semantics import RTN_BROADCAST, RTN_MULTICAST
 from tuxnet.ipv4.inet_hashtables import hash_32, inet_bound_dev_eq, net_hash_mix
 from tuxnet.ipv4.ip_output import icmp_out_count
@@ -35,7 +35,6 @@ from tuxnet.netfilter.hooks import NF_INET_LOCAL_OUT
 from tuxnet.skb import Csum, SkBuff
 from tuxnet.sock.af_inet import INET_PROTOSW_REUSE, inet_register_protosw, inet_sockraw_ops
 from tuxnet.sock.constants import (
-    AF_INET,
     ICMP_FILTER,
     IP_PMTUDISC_DONT,
     IPPROTO_ICMP,
@@ -135,14 +134,7 @@ class RawSock(InetSock):
             raise oserror(errno.EMSGSIZE)
         if flags & MSG_OOB:
             raise oserror(errno.EOPNOTSUPP)
-        if addr is not None:
-            family, daddr, _ = addr
-            if family != AF_INET and family:
-                raise oserror(errno.EAFNOSUPPORT)
-        else:
-            if self.sk_state != TCP_ESTABLISHED:
-                raise oserror(errno.EDESTADDRREQ)
-            daddr = self.inet_daddr
+        daddr, _ = sendmsg_dest(self, addr)
         rt, oif, daddr = sendmsg_route(self, daddr, count_noroutes=False)
         if self.hdrincl:
             return self._send_hdrinc(data, rt, daddr)

@@ -45,7 +45,14 @@ from typing import TYPE_CHECKING, Any
 
 from tuxnet.core.errors import oserror
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.datagram import datagram_recvmsg, ip_cmsg_recv, proc_order, proc_seq_show, sendmsg_route
+from tuxnet.ipv4.datagram import (
+    datagram_recvmsg,
+    ip_cmsg_recv,
+    proc_order,
+    proc_seq_show,
+    sendmsg_dest,
+    sendmsg_route,
+)
 from tuxnet.ipv4.inet_hashtables import (
     inet_bound_dev_eq,
     inet_ehashfn,
@@ -65,8 +72,6 @@ from tuxnet.ipv4.route import RTCF_BROADCAST, RTCF_MULTICAST
 from tuxnet.skb import Csum, SkBuff
 from tuxnet.sock.af_inet import INET_PROTOSW_PERMANENT, inet_dgram_ops, inet_register_protosw
 from tuxnet.sock.constants import (
-    AF_INET,
-    AF_UNSPEC,
     IPPROTO_UDP,
     MSG_OOB,
     MSG_PEEK,
@@ -125,16 +130,9 @@ class UdpSock(InetSock):
             raise oserror(errno.EMSGSIZE)
         if flags & MSG_OOB:
             raise oserror(errno.EOPNOTSUPP)
-        if addr is not None:
-            family, daddr, dport = addr
-            if family != AF_INET and family != AF_UNSPEC:
-                raise oserror(errno.EAFNOSUPPORT)
-            if dport == 0:
-                raise oserror(errno.EINVAL)
-        else:
-            if self.sk_state != TCP_ESTABLISHED:
-                raise oserror(errno.EDESTADDRREQ)
-            daddr, dport = self.inet_daddr, self.inet_dport
+        daddr, dport = sendmsg_dest(self, addr)
+        if addr is not None and dport == 0:
+            raise oserror(errno.EINVAL)
         rt, oif, daddr = sendmsg_route(self, daddr)
         saddr = rt.src
         ulen = n + 8
