@@ -450,47 +450,28 @@ class Ipv4Header(Fields):
         )
         return csum_fold(csum_partial(opts, total) if opts else total)
 
+    def _fixed(self, compute_checksum: bool) -> tuple[tuple[int, ...], bytes]:
+        """The ten fields of the fixed header, in _IPH's order, and the padded options."""
+        vihl, opts = self._words()
+        check = self._csum(vihl, opts) if compute_checksum else self.check
+        return (vihl, self.tos, self.tot_len, self.id, self.frag_off, self.ttl, self.protocol, check,
+                self.saddr, self.daddr), opts
+
     def pack(self, compute_checksum: bool = True) -> bytes:
         """Header bytes; with ``compute_checksum`` the check field is computed (``self.check`` is not
         changed), otherwise ``self.check`` is written as is."""
-        vihl, opts = self._words()
         try:
-            check = self._csum(vihl, opts) if compute_checksum else self.check
-            hdr = _IPH.pack(
-                vihl,
-                self.tos,
-                self.tot_len,
-                self.id,
-                self.frag_off,
-                self.ttl,
-                self.protocol,
-                check,
-                self.saddr,
-                self.daddr,
-            )
+            fields, opts = self._fixed(compute_checksum)
+            hdr = _IPH.pack(*fields)
         except (struct.error, TypeError) as exc:
             raise WireError(f"ipv4: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         return hdr + opts if opts else hdr
 
     def pack_into(self, buf: bytearray | memoryview, off: int = 0, compute_checksum: bool = True) -> int:
         """Write the header into ``buf`` at ``off``; returns the header length."""
-        vihl, opts = self._words()
         try:
-            check = self._csum(vihl, opts) if compute_checksum else self.check
-            _IPH.pack_into(
-                buf,
-                off,
-                vihl,
-                self.tos,
-                self.tot_len,
-                self.id,
-                self.frag_off,
-                self.ttl,
-                self.protocol,
-                check,
-                self.saddr,
-                self.daddr,
-            )
+            fields, opts = self._fixed(compute_checksum)
+            _IPH.pack_into(buf, off, *fields)
         except (struct.error, TypeError) as exc:
             raise WireError(f"ipv4: cannot encode {self!r}: {exc}", "NOT_SPECIFIED") from None
         if opts:
