@@ -13,6 +13,7 @@ from tuxnet.wire.tcp import (
     TcpFlags,
     TcpHeader,
     TcpOptEol,
+    TcpOptFastopen,
     TcpOptMss,
     TcpOptNop,
     TcpOptSack,
@@ -230,7 +231,10 @@ single_options = st.one_of(
     st.just(TcpOptNop()),
     st.builds(TcpOptTimestamp, u32, u32),
     st.builds(TcpOptSack, st.lists(st.tuples(u32, u32), min_size=1, max_size=3)),
-    st.builds(TcpOptUnknown, st.integers(6, 255).filter(lambda k: k != 8), st.binary(max_size=6)),
+    st.builds(TcpOptFastopen, st.binary(max_size=6), st.booleans()),
+    # kinds the codec decodes (TS 8, Fast Open 34, and 254 with the Fast Open magic) are not unknown
+    st.builds(TcpOptUnknown, st.integers(6, 255).filter(lambda k: k not in (8, 34)), st.binary(max_size=6))
+    .filter(lambda o: not (o.kind == 254 and o.data[:2] == b"\xf9\x89")),
 )
 option_lists = st.lists(single_options, max_size=8).filter(
     lambda opts: sum(len(o.pack()) for o in opts) <= 40
