@@ -61,8 +61,15 @@ print(json.dumps({"sent": hashlib.sha256(data).hexdigest(), "got": h.hexdigest()
 '''
 
 
-def kernel_client(kernel, port: int, size: int, seed: int = 1) -> dict:
-    p = kernel.python(KERNEL_CLIENT, TUXNET_IP, str(port), str(size), str(seed), timeout=180)
+def kernel_client(kernel, port: int, size: int, seed: int = 1, timeout: float = 180) -> dict:
+    try:
+        p = kernel.python(KERNEL_CLIENT, TUXNET_IP, str(port), str(size), str(seed), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # a stalled transfer: show the kernel's view of the connection (windows, queues, retransmits)
+        ss = kernel.exec(["ss", "-tinmo"], check=False).stdout
+        mib = kernel.exec(["nstat", "-az", "TcpRetransSegs", "TcpExtBeyondWindow", "TcpExtTCPRcvQDrop",
+                           "TcpExtTCPZeroWindowDrop", "TcpExtTCPToZeroWindowAdv"], check=False).stdout
+        raise AssertionError(f"kernel client on port {port}: no end after {timeout} s\n{ss}{mib}") from None
     return json.loads(p.stdout)
 
 

@@ -206,7 +206,16 @@ def tcp_disordered_ack_check(tp: TcpSock, cb: TcpCb) -> SkbDropReason | None:
 def tcp_sequence(tp: TcpSock, seq: int, end_seq: int) -> SkbDropReason | None:
     """RFC 9293 3.10.7.4 acceptability, against RCV.WUP so a delayed ACK's window still counts.
     Linux 6.17+: a segment that starts in the window but ends beyond it is only accepted while
-    the receive queue is empty."""
+    the receive queue is empty.
+
+    The right edge is the current window's, even when a memory squeeze (ICSK_ACK_NOMEM in
+    tcp_select_window) has just retracted it: a segment past a zero window is refused, its ACK
+    unprocessed, although an earlier window covered it. That is 6.18's behaviour, measured on the
+    6.18.44 kernel (tests/differential/test_tcp_shrink.py: a pure ACK at the peer's snd_nxt after the
+    squeeze gets a dupack and counts in BeyondWindow). RFC 7323 2.4 wants such segments honoured up
+    to the largest window ever advertised; Linux does that from 7.1 ("tcp: implement RFC 7323 window
+    retraction receiver requirements", rcv_mwnd_seq), which tuxnet does not mirror yet. Squeezes stay
+    rare here because tcp_can_ingest lets a segment overshoot sk_rcvbuf, as 6.18 does."""
     if seq_before(end_seq, tp.rcv_wup):
         return SkbDropReason.TCP_OLD_SEQUENCE
     right = (tp.rcv_nxt + tp.tcp_receive_window()) & U32
