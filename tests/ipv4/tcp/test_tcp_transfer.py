@@ -142,7 +142,7 @@ def test_stream_flow_control_closes_the_window_and_drain_waits():
     async def main():
         srv = await b.start_server(slow, port=9)
         rd, w = await a.open_connection("10.0.2.2", 9)
-        data = payload(3_000_000)
+        data = payload(8_000_000)  # more than the sender's and receiver's buffers hold
         w.write(data)
         drain = asyncio.ensure_future(w.drain())
         await asyncio.sleep(5)

@@ -37,6 +37,7 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     MAX_TCP_HEADER,
     NSEC_PER_USEC,
     RCV_SHUTDOWN,
+    SKB_STRUCT,
     SOCK_RCVBUF_LOCK,
     TCP_ATO_MIN,
     TCP_FASTRETRANS_THRESH,
@@ -374,18 +375,31 @@ def tcp_queue_rcv(tp: TcpSock, seg: RxSeg) -> None:
     tail = q[-1] if q else None
     tp.bytes_received += (seg.end_seq - tp.rcv_nxt) & U32
     tp.rcv_nxt = seg.end_seq
-    tp.sk_rmem_alloc += seg.truesize
     if not seg.tstamp:
         seg.tstamp = tp.ns.loop.now_ns
     if tail is not None and tail.end_seq == seg.seq and not tail.fin:
         tail.tstamp = seg.tstamp  # tcp_try_coalesce keeps the newer receive timestamp
+        delta = coalesce_truesize(seg.truesize)
+        tp.sk_rmem_alloc += delta
         tail.data += seg.data
         tail.end_seq = seg.end_seq
         tail.fin = seg.fin
-        tail.truesize += seg.truesize
+        tail.truesize += delta
         tp.ns.mib.tcpext.TCPRcvCoalesce += 1
         return
+    tp.sk_rmem_alloc += seg.truesize
     q.append(seg)
+
+
+def coalesce_truesize(truesize: int) -> int:
+    """What a segment merged into the previous one costs (skb_try_coalesce's delta_truesize).
+
+    The merged skb's head (data and skb_shared_info, one page fragment) is stolen as a fragment of
+    the previous skb and its struct sk_buff freed: it is charged its truesize less
+    SKB_DATA_ALIGN(sizeof(struct sk_buff)). The window, computed from single skbs' len/truesize
+    (scaling_ratio), thus keeps some slack over what a coalesced queue really uses, which is why
+    Linux's receive memory does not overrun sk_rcvbuf while the offered window is honoured."""
+    return truesize - SKB_STRUCT
 
 
 def tcp_ofo_queue(tp: TcpSock) -> None:
@@ -507,11 +521,12 @@ def tcp_data_queue_ofo(tp: TcpSock, seg: RxSeg) -> None:
     last = ofo[-1]
     if last.end_seq == seq and not last.fin:
         # tcp_ooo_try_coalesce with the last segment (the common case)
+        delta = coalesce_truesize(seg.truesize)
         last.data += seg.data
         last.end_seq = end_seq
         last.fin = seg.fin
-        last.truesize += seg.truesize
-        tp.sk_rmem_alloc += seg.truesize
+        last.truesize += delta
+        tp.sk_rmem_alloc += delta
         ext.TCPRcvCoalesce += 1
     elif not seq_before(seq, last.end_seq):
         ofo.append(seg)
