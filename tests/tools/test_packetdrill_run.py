@@ -237,15 +237,24 @@ def test_unexpected_packet_fails_the_next_outbound_event(tmp_path: Path) -> None
 
 def test_a_pure_ack_and_the_data_after_it_are_aggregated(tmp_path: Path) -> None:
     """packetdrill keeps sniffing while the payload is short of the script's: a pure ACK followed by
-    the data segment of the same flow count as one packet (its first header, all the payload)."""
+    the data segment of the same flow count as one packet. aggregate_packets takes the headers and
+    the time of the last segment (the sequence number and CWR of the first), so the pure ACK sent at
+    once is absorbed and the packet is the data segment, on time."""
     res = run(tmp_path, SERVER_OPEN + """\
    +0 < F. 1:1(0) ack 1 win 257
   +.1 write(4, ..., 100) = 100
    +0 > P. 1:101(100) ack 2
 """)
+    assert res.status == "PASS", res.message
+    res = run(tmp_path, SERVER_OPEN + """\
+   +0 < F. 1:1(0) ack 1 win 257
+  +.1 write(4, ..., 100) = 100
+   +0 > . 1:101(100) ack 2
+""")
+    # the flags compared are the data segment's (the pure ACK before it had no PSH)
     assert (res.status, res.line) == ("FAIL", 12)
-    assert res.message.startswith("error handling packet: timing error: expected outbound packet at "
-                                  "0.100000 sec but happened at 0.0")
+    assert res.message == ("error handling packet: live packet field tcp_psh: expected: 0 (0x0) vs "
+                           "actual: 1 (0x1)")
 
 
 def test_wrong_result_and_errno(tmp_path: Path) -> None:

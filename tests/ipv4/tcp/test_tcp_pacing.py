@@ -1,8 +1,9 @@
 """TCP's internal pacing (EDT), as net/ipv4/tcp_output.c tcp_update_skb_after_send/tcp_pacing_check:
-each data segment pushes the earliest departure time ``tcp_wstamp_ns`` later by its *payload*
-length at ``sk_pacing_rate`` (the queue skb's len; headers are pushed on the clone), the first 10
-data segments are not paced, and lateness already incurred is credited up to half a slot. Checked
-on the departures a capture sees, and on SO_MAX_PACING_RATE, which turns pacing on."""
+each data packet (a TSO packet as one) pushes the earliest departure ``tcp_wstamp_ns`` later by
+its *payload* length at ``sk_pacing_rate`` (the queue skb's len; headers are pushed on the
+clone), the first 10 data segments are not paced, and lateness already incurred is credited up to
+half a slot. Checked on the departures a capture sees, and on SO_MAX_PACING_RATE, which turns
+pacing on."""
 
 from __future__ import annotations
 
@@ -20,6 +21,25 @@ NSEC_PER_SEC = 1_000_000_000
 
 def _data(segs: list) -> list:
     return [s for s in segs if s.data]
+
+
+def _packets(segs: list) -> list[list]:
+    """The TSO packets in a run of segments: each ends with PSH (every multi-segment packet has it,
+    see test_tcp_offload); its segments share one departure time and the packet is paced as one."""
+    pkts: list[list] = []
+    cur: list = []
+    for s in segs:
+        cur.append(s)
+        if "P" in s.flags:
+            pkts.append(cur)
+            cur = []
+    for p in pkts:
+        assert {s.t for s in p} == {p[0].t}
+    return pkts
+
+
+def _size(pkt: list) -> int:
+    return sum(len(s.data) for s in pkt)
 
 
 def _two_flights(hs: Harness, fl, seconds: float) -> tuple[list, list]:
@@ -55,19 +75,25 @@ def test_so_max_pacing_rate_turns_pacing_on():
 
 
 def test_paced_departures_are_payload_over_rate_apart():
-    """At 1 MB/s a 1448-byte segment takes 1.448 ms (charging its 52 header bytes too: 1.5 ms)."""
+    """At 1 MB/s a 1448-byte segment takes 1.448 ms (charging its 52 header bytes too: 1.5 ms); a
+    TSO packet takes its whole payload's time, and its segments leave together."""
     rate = 1_000_000
     hs = Harness()
     _, conn, fl = passive_open(hs)
     conn.setsockopt(SOL_SOCKET, SO_MAX_PACING_RATE, rate)
     conn.send(bytes(MSS * 20))
     first, rest = _two_flights(hs, fl, 0.05)
-    # the first 10 data segments are not paced (data_segs_out < 10 before the 10th): one burst
+    # the initial window: two packets of cwnd/2 segments; the first 10 data segments are not
+    # paced (data_segs_out < 10 counting the packet's segments), so both leave in one burst
     assert {s.t for s in first} == {first[0].t}
     slot = MSS * NSEC_PER_SEC // rate
     assert slot == 1_448_000
-    times = [first[-1].t] + [s.t for s in rest]
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [slot] * 10
+    pkts = _packets(first + rest)
+    assert [len(p) for p in pkts[:2]] == [5, 5]
+    times = [p[0].t for p in pkts]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert gaps == [0] + [_size(p) * NSEC_PER_SEC // rate for p in pkts[1:-1]]
+    assert gaps[1] == 5 * slot
 
 
 def test_bbr_paces_at_its_pacing_rate():
@@ -79,11 +105,13 @@ def test_bbr_paces_at_its_pacing_rate():
     first, rest = _two_flights(hs, fl, 0.05)
     assert {s.t for s in first} == {first[0].t}  # the initial window is not paced
     rate = tp.sk_pacing_rate  # set once by the one ACK (bbr_main), unchanged since
-    slot = MSS * NSEC_PER_SEC // rate
-    gaps = [b.t - a.t for a, b in zip(rest, rest[1:], strict=False)]
-    # The ACK came 10 ms after the 10th segment's slot ended: that lateness is credited to the 11th
-    # segment's slot, at most half of it (so the 12th leaves half a slot after the 11th).
-    assert gaps == [slot - slot // 2] + [slot] * 8, (gaps, slot)
+    pkts = _packets(rest)
+    assert {len(p) for p in pkts} == {2}  # bbr_min_tso_segs at this rate
+    slots = [_size(p) * NSEC_PER_SEC // rate for p in pkts]
+    gaps = [b[0].t - a[0].t for a, b in zip(pkts, pkts[1:], strict=False)]
+    # The ACK came 10 ms after the first flight's slot ended: that lateness is credited to the
+    # next packet's slot, at most half of it (so the one after leaves half a slot later).
+    assert gaps == [slots[0] - slots[0] // 2] + slots[1:-1], (gaps, slots)
 
 
 def test_lateness_credit_is_at_most_half_a_slot():

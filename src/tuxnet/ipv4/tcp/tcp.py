@@ -10,11 +10,11 @@ Guarantees, as Linux 6.x (errnos as Linux returns them):
   conflicts. accept: EINVAL unless listening, EAGAIN with an empty accept queue.
 - send (tcp_sendmsg): EPIPE when not connected or after shutdown(SHUT_WR) (a pending error such
   as ECONNRESET is reported first), EAGAIN while connecting or when the send buffer is full;
-  segments of at most one MSS, PSH on the last of a write, MSG_MORE/TCP_CORK hold data back, MSG_OOB
-  sets the urgent pointer. recv (tcp_recvmsg): data, b"" at EOF, ENOTCONN for a listening or never
-  connected socket, a pending error first (ECONNRESET), MSG_PEEK, MSG_WAITALL, MSG_OOB
-  (urgent byte, EINVAL without one), MSG_TRUNC; reading opens the window (tcp_cleanup_rbuf) and
-  feeds receive-buffer autotuning.
+  skbs up to the size goal, PSH on the last of a write, MSG_EOR ends an skb (later writes never
+  join it), MSG_MORE/TCP_CORK hold data back, MSG_OOB sets the urgent pointer. recv
+  (tcp_recvmsg): data, b"" at EOF, ENOTCONN for a listening or never connected socket, a
+  pending error first (ECONNRESET), MSG_PEEK, MSG_WAITALL, MSG_OOB (urgent byte, EINVAL without
+  one), MSG_TRUNC; reading opens the window (tcp_cleanup_rbuf) and feeds receive-buffer autotuning.
 - shutdown: SHUT_WR sends FIN (tcp_close_state), ENOTCONN on a closed socket, SYN_SENT and
   listening sockets are disconnected. close (__tcp_close): unread data -> RST (TCPAbortOnClose),
   SO_LINGER with 0 -> RST (tcp_disconnect, TCPAbortOnData as Linux counts it), else FIN and the
@@ -77,6 +77,7 @@ from tuxnet.sock.constants import (
     EPOLLRDNORM,
     EPOLLWRNORM,
     MSG_DONTWAIT,
+    MSG_EOR,
     MSG_ERRQUEUE,
     MSG_MORE,
     MSG_OOB,
@@ -396,6 +397,7 @@ def tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.
             wq.append(skb)
             tp.sk_wmem_queued += tcp_output.TCP_SKB_OVERHEAD
             skb.overhead = tcp_output.TCP_SKB_OVERHEAD
+            tcp_ack.tcp_slow_start_after_idle_check(tp)  # tcp_skb_entail
             copy = size_goal
         copy = min(copy, total - copied)
         if uarg is not None:
@@ -422,6 +424,8 @@ def tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.
         tp.sk_wmem_queued += copy
         copied += copy
         if copied == total:
+            if flags & MSG_EOR:
+                skb.eor = True  # later writes start a new skb; nothing is ever merged across it
             break
         if len(skb.data) < size_goal or flags & MSG_OOB:
             continue

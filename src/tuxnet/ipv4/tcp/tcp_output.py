@@ -20,10 +20,11 @@ Guarantees, as Linux 6.x:
   cwnd validation (RFC 7661 as tcp_cwnd_validate). Zero windows arm the persist timer;
   ``tcp_write_wakeup`` sends what fits or a zero-window probe (seq snd_una - 1).
 - Write-queue skbs hold up to ``tcp_xmit_size_goal`` (half the peer's largest window, at most
-  64 KB) as a TSO device's socket would; ``tcp_write_xmit`` cuts them into MSS segments (the
-  device's segmentation, free of extra write memory). PSH: the tail of each write, the skb that
-  forced_push marks, and - an emulation of Linux's TSO packets, which carry it - the last segment
-  of a burst that leaves more of a pushed write queued.
+  64 KB) as a TSO device's socket would; ``tcp_write_xmit`` sends them as Linux's TSO packets
+  (size from cwnd/2, tcp_tso_segs, the window and Nagle; tso_fragment; TSO deferral), each cut into
+  MSS segments as GSO does: PSH on the last segment of every multi-segment packet and of a packet
+  that ends a pushed skb (the tail of a write, MSG_EOR, forced_push), never elsewhere. See
+  tcp_offload for the model and why the retransmit queue keeps MSS skbs.
 - ``tcp_retransmit_skb`` marks TCPCB_SACKED_RETRANS/EVER_RETRANS, counts RetransSegs,
   TCPRetransFail, TCPSynRetrans; ``tcp_xmit_retransmit_queue`` sends lost segments within cwnd.
 """
@@ -33,7 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import errno
-from tuxnet.ipv4.tcp import cong, tcp_ecn
+from tuxnet.ipv4.tcp import cong, tcp_ecn, tcp_offload
 from tuxnet.ipv4.tcp.rate import tcp_rate_skb_sent
 from tuxnet.ipv4.tcp.tcp_sock import (
     ICSK_ACK_NOMEM,
@@ -365,8 +366,11 @@ def tcp_urg_mode(tp: TcpSock) -> bool:
     return tp.snd_una != tp.snd_up
 
 
-def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: int | None = None) -> int:
-    """__tcp_transmit_skb: send one segment of the queue (or a control segment); 0 or -errno."""
+def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: int | None = None,
+                     tso_len: int = 0) -> int:
+    """__tcp_transmit_skb: send one segment of the queue (or a control segment); 0 or -errno.
+    ``tso_len``: the payload of the whole TSO packet this segment starts (its pacing step), -1 for
+    a later segment of one (no pacing step of its own), 0 for a lone segment."""
     ns = tp.ns
     if rcv_nxt is None:
         rcv_nxt = tp.rcv_nxt
@@ -412,12 +416,12 @@ def tcp_transmit_skb(tp: TcpSock, skb: TcpSkb, clone_it: bool = True, rcv_nxt: i
     if err == -errno.EMSGSIZE:
         err = 0  # the segment was too big for the path: ICMP to ourselves resyncs the MSS
     if err == 0 and clone_it:
-        tcp_update_skb_after_send(tp, skb, prior_wstamp)
+        tcp_update_skb_after_send(tp, skb, prior_wstamp, tso_len)
         tcp_rate_skb_sent(tp, skb)
     return err
 
 
-def tcp_update_skb_after_send(tp: TcpSock, skb: TcpSkb, prior_wstamp: int) -> None:
+def tcp_update_skb_after_send(tp: TcpSock, skb: TcpSkb, prior_wstamp: int, tso_len: int = 0) -> None:
     """EDT pacing: the next departure is later by this segment's length at sk_pacing_rate; the
     segment moves to the tail of the time-sorted queue RACK walks.
 
@@ -426,15 +430,19 @@ def tcp_update_skb_after_send(tp: TcpSock, skb: TcpSkb, prior_wstamp: int) -> No
     headers are pushed on the clone), so pacing charges payload bytes, not frame bytes. The first 10
     data segments are not paced ("Original sch_fq does not pace first 10 MSS"), and the time the
     departure was already late (``tcp_wstamp_ns - prior_wstamp``, OS jitter) is credited, at most
-    half of this segment's slot.
+    half of this segment's slot. ``tso_len``: the payload of the TSO packet this segment starts (the
+    packet is paced as one, and all its segments count towards the first 10), -1 for a later
+    segment of one (no pacing step of its own).
     """
     tq = tp.tsorted_sent_queue
     tq[id(skb)] = skb
     tq.move_to_end(id(skb))
-    if tp.sk_pacing_status != cong.SK_PACING_NONE:
+    if tso_len >= 0 and tp.sk_pacing_status != cong.SK_PACING_NONE:
         rate = tp.sk_pacing_rate
-        if rate and rate != cong.U64 and tp.data_segs_out >= 10:
-            len_ns = len(skb.data) * NSEC_PER_SEC // rate
+        nbytes = tso_len or len(skb.data)
+        segs = tp.data_segs_out + (-(-nbytes // len(skb.data)) - 1 if skb.data else 0)
+        if rate and rate != cong.U64 and segs >= 10:
+            len_ns = nbytes * NSEC_PER_SEC // rate
             credit = tp.tcp_wstamp_ns - prior_wstamp
             len_ns -= min(len_ns // 2, credit)
             tp.tcp_wstamp_ns += len_ns
@@ -541,16 +549,6 @@ def tcp_nagle_test(tp: TcpSock, skb: TcpSkb, cur_mss: int, nonagle: int) -> bool
     return not tcp_nagle_check(len(skb.data) < cur_mss, tp, nonagle)
 
 
-def tcp_cwnd_test(tp: TcpSock, skb: TcpSkb, mss_now: int = 0) -> int:
-    if skb.tcp_flags & TCPHDR_FIN and len(skb.data) <= (mss_now or tp.mss_cache):
-        return 1  # no strictness about cwnd for the final FIN (a one-segment skb)
-    in_flight = cong.tcp_packets_in_flight(tp)
-    cwnd = tp.snd_cwnd
-    if in_flight >= cwnd:
-        return 0
-    return cwnd - in_flight
-
-
 def tcp_snd_wnd_test(tp: TcpSock, skb: TcpSkb, cur_mss: int) -> bool:
     end_seq = skb.end_seq
     if len(skb.data) > cur_mss:
@@ -608,54 +606,57 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int, gs
     return buff
 
 
-def _burst_ends_here(tp: TcpSock, skb: TcpSkb, mss_now: int) -> bool:
-    """Whether ``skb`` is the last segment this tcp_write_xmit call can send while more of a
-    pushed write (a later segment with PSH) waits behind it."""
-    wq = tp.sk_write_queue
-    if len(wq) < 2 or skb.tcp_flags & TCPHDR_PSH or seq_after(skb.end_seq, tp.pushed_seq):
-        return False
-    if cong.tcp_packets_in_flight(tp) + 1 >= tp.snd_cwnd:
-        return True
-    return not tcp_snd_wnd_test(tp, wq[1], mss_now)
-
-
 def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bool:
-    """Send what cwnd, the receive window, Nagle and pacing allow; True if nothing is in flight
-    but data waits (the caller then arms the persist timer)."""
+    """Send what cwnd, the receive window, Nagle, TSO deferral and pacing allow, one TSO packet at
+    a time (see tcp_offload); True if nothing is in flight but data waits (the caller then arms
+    the persist timer)."""
     from tuxnet.ipv4.tcp import tcp_recovery
 
     sent_pkts = 0
     tp.tcp_mstamp_refresh()
     is_cwnd_limited = False
     wq = tp.sk_write_queue
+    max_segs = tcp_offload.tcp_tso_segs(tp, mss_now)
     while wq:
         skb = wq[0]
         if tcp_pacing_check(tp):
             break
-        cwnd_quota = tcp_cwnd_test(tp, skb, mss_now)
+        cwnd_quota = tcp_offload.tcp_cwnd_test(tp, skb, mss_now)
         if not cwnd_quota:
             if push_one == 2:
                 cwnd_quota = 1  # a loss probe is sent regardless of cwnd
             else:
                 is_cwnd_limited = True
                 break
+        cwnd_quota = min(cwnd_quota, max_segs)
+        missing = cwnd_quota * mss_now - len(skb.data)
+        if missing > 0:
+            tcp_offload.tcp_grow_skb(tp, skb, missing)
+        tso_segs = tcp_offload.tcp_skb_pcount(skb, mss_now)
         if not tcp_snd_wnd_test(tp, skb, mss_now):
             break
-        if not tcp_nagle_test(tp, skb, mss_now, nonagle if len(wq) == 1 else TCP_NAGLE_PUSH):
+        if tso_segs == 1:
+            if not tcp_nagle_test(tp, skb, mss_now, nonagle if len(wq) == 1 else TCP_NAGLE_PUSH):
+                break
+        elif not push_one:
+            defer, cwnd_limited = tcp_offload.tcp_tso_should_defer(tp, skb, max_segs)
+            if defer:
+                is_cwnd_limited |= cwnd_limited
+                break
+        limit = mss_now
+        if tso_segs > 1 and not tcp_urg_mode(tp):
+            limit = tcp_offload.tcp_mss_split_point(tp, skb, mss_now, cwnd_quota, nonagle)
+        if len(skb.data) > limit:
+            tcp_fragment(tp, wq, skb, limit)  # tso_fragment: the first part loses PSH and FIN
+        if skb.end_seq == skb.seq:
             break
-        if len(skb.data) > mss_now:
-            tcp_fragment(tp, wq, skb, mss_now, gso=True)
-        if sent_pkts and not push_one and _burst_ends_here(tp, skb, mss_now):
-            # Linux sends a pushed write as TSO packets that all carry PSH (observed on 6.18, and
-            # what packetdrill scripts expect: "P. 1:10001(10000)" for the first window of a
-            # larger write); without TSO the burst's last segment carries it
-            skb.tcp_flags |= TCPHDR_PSH
-        if tcp_transmit_skb(tp, skb):
+        pcount = tcp_offload.tcp_skb_pcount(skb, mss_now)
+        tso_len = len(skb.data) if pcount > 1 else 0  # the packet's pacing step
+        pcount = tcp_offload.tcp_gso_segment(tp, skb, mss_now)
+        sent = tcp_xmit_tso_segments(tp, pcount, tso_len, mss_now)
+        sent_pkts += sent
+        if sent < pcount:
             break
-        tcp_event_new_data_sent(tp, skb)
-        if len(skb.data) < mss_now:
-            tp.snd_sml = skb.end_seq  # tcp_minshall_update
-        sent_pkts += 1
         if push_one:
             break
     if sent_pkts:
@@ -667,6 +668,38 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
         tcp_cwnd_validate(tp, is_cwnd_limited)
         return False
     return not tp.packets_out and bool(wq)
+
+
+def tcp_xmit_tso_segments(tp: TcpSock, pcount: int, tso_len: int, mss_now: int) -> int:
+    """Transmit the first ``pcount`` skbs of the write queue, the segments of one TSO packet: they
+    leave together (one departure time, one pacing step for the whole packet). Returns how many
+    went out."""
+    wq = tp.sk_write_queue
+    t0 = -1
+    wstamp_after = 0
+    for i in range(pcount):
+        skb = wq[0]
+        if t0 >= 0:
+            tp.tcp_wstamp_ns = t0
+        flags = skb.tcp_flags
+        if pcount > 1 and i == pcount - 1:
+            # __tcp_transmit_skb sets PSH on every multi-segment packet (on the clone it sends, so
+            # a retransmission of this segment alone goes without it), to flush GRO at the receiver
+            skb.tcp_flags = flags | TCPHDR_PSH
+        err = tcp_transmit_skb(tp, skb, tso_len=tso_len if i == 0 else -1)
+        skb.tcp_flags = flags
+        if err:
+            if t0 >= 0:
+                tp.tcp_wstamp_ns = wstamp_after
+            return i
+        if t0 < 0:
+            t0 = skb.skb_mstamp_ns
+            wstamp_after = tp.tcp_wstamp_ns
+        tcp_event_new_data_sent(tp, skb)
+        if len(skb.data) < mss_now:
+            tp.snd_sml = skb.end_seq  # tcp_minshall_update
+    tp.tcp_wstamp_ns = wstamp_after
+    return pcount
 
 
 def tcp_cwnd_validate(tp: TcpSock, is_cwnd_limited: bool) -> None:

@@ -518,14 +518,17 @@ def verify_payload(actual: TcpView, script: TcpView) -> None:
 
 
 def aggregate(frags: list[TcpView]) -> TcpView:
-    """One packet from consecutive segments of one TSO/GSO burst (packetdrill's aggregation)."""
+    """One packet from consecutive segments of one TSO/GSO burst, as packetdrill's aggregate_packets
+    builds it: the headers (flags, window, options, time) of the last segment, the sequence number
+    and CWR of the first, the payloads joined. GSO puts PSH and FIN on the last segment of a TSO
+    packet and CWR on the first, so a TSO packet split by a device comes back whole."""
     if len(frags) == 1:
         return frags[0]
-    first = frags[0]
-    agg = replace(first, options=None if first.options is None else list(first.options))
+    first, last = frags[0], frags[-1]
+    agg = replace(last, options=None if last.options is None else list(last.options))
     agg.payload = b"".join(f.payload for f in frags)
-    for f in frags[1:]:
-        agg.flags |= f.flags & (PSH | FIN)
+    agg.seq = first.seq
+    agg.flags = (last.flags & ~CWR) | (first.flags & CWR)
     return agg
 
 
