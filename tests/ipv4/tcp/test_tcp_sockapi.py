@@ -1,5 +1,6 @@
 """The socket-API corners of TCP measured on Linux 6.18: TCP_INQ and its TCP_CM_INQ control message
-(put_cmsg truncation included), the SIOCINQ/SIOCOUTQ/SIOCOUTQNSD/SIOCATMARK ioctls."""
+(put_cmsg truncation included), the SIOCINQ/SIOCOUTQ/SIOCOUTQNSD/SIOCATMARK ioctls, and the
+tcp_info chronographs (tcpi_busy_time, tcpi_rwnd_limited, tcpi_sndbuf_limited)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import struct
 import pytest
 from tcpharness import Harness, active_open, passive_open
 
-from tuxnet.ipv4.tcp.tcp_sockopt import TCP_CM_INQ, TCP_INQ
+from tuxnet.ipv4.tcp.tcp_sockopt import TCP_CM_INQ, TCP_INQ, tcp_get_info
 from tuxnet.sock.constants import (
+    EPOLLOUT,
     FIONREAD,
     IPPROTO_TCP,
     MSG_CTRUNC,
@@ -18,6 +20,8 @@ from tuxnet.sock.constants import (
     SIOCINQ,
     SIOCOUTQ,
     SIOCOUTQNSD,
+    SO_SNDBUF,
+    SOL_SOCKET,
     SOL_TCP,
 )
 
@@ -125,3 +129,56 @@ def test_syn_sent_queues_read_as_empty_and_unknown_ioctls_are_enotty():
     with pytest.raises(OSError) as e:
         s.ioctl(0x1234)
     assert e.value.errno == errno.ENOTTY
+
+
+def _chrono(s) -> tuple[int, int, int]:
+    info = tcp_get_info(s.sk)
+    return info["tcpi_busy_time"], info["tcpi_rwnd_limited"], info["tcpi_sndbuf_limited"]
+
+
+def test_busy_and_rwnd_limited_chronographs():
+    hs = Harness()
+    s, fl = active_open(hs, win=0, wscale=None)  # the peer offers no window
+    assert _chrono(s) == (0, 0, 0)
+    s.send(b"a" * 1000)
+    hs.run(0.1)
+    assert hs.take() == []  # stalled by the window
+    busy, rwnd, sndbuf = _chrono(s)
+    assert busy == rwnd == 100_000 and sndbuf == 0
+    fl.send(".", win=2000)  # the window opens: the data goes, the rwnd chronograph stops
+    seg = fl.recv()
+    assert len(seg.data) == 1000
+    hs.run(0.03)
+    busy, rwnd, _ = _chrono(s)
+    assert (busy, rwnd) == (130_000, 100_000)  # busy until it is acknowledged
+    fl.send(".")
+    hs.run(0.05)
+    assert _chrono(s)[:2] == (130_000, 100_000)  # all acknowledged: nothing runs
+
+
+def test_sndbuf_limited_chronograph_runs_while_the_writer_waits_for_space():
+    hs = Harness()
+    s, fl = active_open(hs, wscale=None)
+    s.setsockopt(SOL_SOCKET, SO_SNDBUF, 1)  # SOCK_MIN_SNDBUF: one skb fills it
+    sent = s.send(b"b" * 60_000)
+    # the first skb (size goal 31856: half the peer's window) sends cwnd's 14480 bytes, then the rest
+    # of it fills up to the size goal again; a third skb would exceed the send buffer
+    assert sent == 14_480 + 31_856
+    hs.run(0)
+    acked = 0
+    for flight in (14_480, 28_960):  # cwnd-limited: busy, no other chronograph
+        assert sum(len(x.data) for x in hs.take()) == flight
+        acked += flight
+        fl.ack = (fl.iss_h + 1 + acked) & 0xFFFFFFFF
+        fl.send(".")
+    # cwnd 40: the last 2896 bytes go, the queue empties while the writer waits for space
+    assert sum(len(x.data) for x in hs.take()) == sent - acked
+    hs.run(0.02)
+    busy, rwnd, sndbuf = _chrono(s)
+    assert (busy, rwnd, sndbuf) == (20_000, 0, 20_000)
+    assert not s.poll() & EPOLLOUT
+    fl.ack = (fl.iss_h + 1 + sent) & 0xFFFFFFFF
+    fl.send(".")  # everything acked: space again, the chronograph stops with SOCK_NOSPACE
+    hs.run(0.02)
+    assert s.poll() & EPOLLOUT
+    assert _chrono(s) == (20_000, 0, 20_000)

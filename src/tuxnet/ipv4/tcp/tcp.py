@@ -33,7 +33,17 @@ import struct
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_fastopen, tcp_input, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp import (
+    cong,
+    tcp_ack,
+    tcp_chrono,
+    tcp_ctl,
+    tcp_data,
+    tcp_fastopen,
+    tcp_input,
+    tcp_output,
+    tcp_timer,
+)
 from tuxnet.ipv4.tcp.rate import tcp_rate_check_app_limited
 from tuxnet.ipv4.tcp.tcp_sock import (
     RCV_SHUTDOWN,
@@ -144,6 +154,7 @@ def tcp_check_space(tp: TcpSock) -> None:
         if sk_stream_is_writeable(tp):
             tp.sock_flags.discard("SOCK_NOSPACE")
             tp.sk_write_space()
+            tcp_chrono.tcp_chrono_stop(tp, tcp_chrono.TCP_CHRONO_SNDBUF_LIMITED)
 
 
 # ---------------------------------------------------------------------------------------- poll
@@ -394,7 +405,7 @@ def tcp_sendmsg_locked(tp: TcpSock, data: bytes, flags: int, uarg: msg_zerocopy.
                     return copied
                 raise oserror(errno.EAGAIN)
             skb = TcpSkb(tp.write_seq, TCPHDR_ACK)
-            wq.append(skb)
+            tcp_chrono.tcp_add_write_queue_tail(tp, skb)
             tp.sk_wmem_queued += tcp_output.TCP_SKB_OVERHEAD
             skb.overhead = tcp_output.TCP_SKB_OVERHEAD
             tcp_ack.tcp_slow_start_after_idle_check(tp)  # tcp_skb_entail

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tuxnet.ipv4.tcp import cong, tcp_ctl, tcp_output, tcp_sacktag
+from tuxnet.ipv4.tcp import cong, tcp_chrono, tcp_ctl, tcp_output, tcp_sacktag
 from tuxnet.ipv4.tcp.rate import RateSample, tcp_rate_gen, tcp_rate_skb_delivered
 from tuxnet.ipv4.tcp.tcp_flags import (
     ACK_TOO_OLD,
@@ -380,6 +380,8 @@ def tcp_clean_rtx_queue(tp: TcpSock, prior_fack: int, prior_snd_una: int, sack: 
         if tp.highest_sack is not None and tp.highest_sack in rtx[:n]:
             tp.highest_sack = rtx[n] if n < len(rtx) else None
         del rtx[:n]
+    if not rtx:
+        tcp_chrono.tcp_chrono_stop(tp, tcp_chrono.TCP_CHRONO_BUSY)
     if seq_between(tp.snd_up, prior_snd_una, tp.snd_una):
         tp.snd_up = tp.snd_una
     head = rtx[0] if rtx else None

@@ -23,7 +23,7 @@ from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import errno
-from tuxnet.ipv4.tcp import cong, tcp_ecn
+from tuxnet.ipv4.tcp import cong, tcp_chrono, tcp_ecn
 from tuxnet.ipv4.tcp.tcp_output import (
     TCP_SKB_OVERHEAD,
     __tcp_push_pending_frames,
@@ -201,7 +201,7 @@ def tcp_send_fin(tp: TcpSock) -> None:
         tp.write_seq = (tp.write_seq + 1) & U32
     else:
         skb = TcpSkb(tp.write_seq, TCPHDR_ACK | TCPHDR_FIN)
-        tp.sk_write_queue.append(skb)
+        tcp_chrono.tcp_add_write_queue_tail(tp, skb)
         tp.sk_wmem_queued += TCP_SKB_OVERHEAD
         skb.overhead = TCP_SKB_OVERHEAD
         tp.write_seq = (tp.write_seq + 1) & U32

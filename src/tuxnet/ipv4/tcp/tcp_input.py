@@ -28,7 +28,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from tuxnet.core.trace import SkbDropReason
-from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_ctl, tcp_data, tcp_ecn, tcp_fastopen, tcp_output
+from tuxnet.ipv4.tcp import cong, tcp_ack, tcp_chrono, tcp_ctl, tcp_data, tcp_ecn, tcp_fastopen, tcp_output
 from tuxnet.ipv4.tcp.tcp_flags import FLAG_DATA, FLAG_NO_CHALLENGE_ACK, FLAG_SLOWPATH, FLAG_UPDATE_TS_RECENT
 from tuxnet.ipv4.tcp.tcp_minisocks import ktime_get_seconds
 from tuxnet.ipv4.tcp.tcp_sock import (
@@ -278,6 +278,7 @@ def tcp_write_queue_purge(tp: TcpSock) -> None:
     skb_queue_zcopy_purge(tp.sk_write_queue)
     tp.sk_write_queue.clear()
     tp.tcp_rtx_queue.clear()
+    tcp_chrono.tcp_chrono_stop(tp, tcp_chrono.TCP_CHRONO_BUSY)
     tp.tsorted_sent_queue.clear()
     tp.sk_wmem_queued = 0
     tp.packets_out = 0

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tuxnet.core.errors import errno
-from tuxnet.ipv4.tcp import cong, tcp_ecn, tcp_offload
+from tuxnet.ipv4.tcp import cong, tcp_chrono, tcp_ecn, tcp_offload
 from tuxnet.ipv4.tcp.rate import tcp_rate_skb_sent
 from tuxnet.ipv4.tcp.tcp_sock import (
     ICSK_ACK_NOMEM,
@@ -51,6 +51,8 @@ from tuxnet.ipv4.tcp.tcp_sock import (
     TCP_ATO_MIN,
     TCP_CLOCK_BASE_NS,
     TCP_CLOSE,
+    TCP_CLOSE_WAIT,
+    TCP_ESTABLISHED,
     TCP_MAX_WSCALE,
     TCP_MSS_DEFAULT,
     TCP_NAGLE_CORK,
@@ -603,6 +605,9 @@ def tcp_fragment(tp: TcpSock, queue: list | object, skb: TcpSkb, length: int, gs
     if not gso:
         tp.sk_wmem_queued += TCP_SKB_OVERHEAD
         buff.overhead = TCP_SKB_OVERHEAD
+    else:
+        # a TSO skb is freed when its last byte is acknowledged: its struct memory goes with the tail
+        buff.overhead, skb.overhead = skb.overhead, 0
     return buff
 
 
@@ -615,6 +620,7 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
     sent_pkts = 0
     tp.tcp_mstamp_refresh()
     is_cwnd_limited = False
+    is_rwnd_limited = False
     wq = tp.sk_write_queue
     max_segs = tcp_offload.tcp_tso_segs(tp, mss_now)
     while wq:
@@ -634,6 +640,7 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             tcp_offload.tcp_grow_skb(tp, skb, missing)
         tso_segs = tcp_offload.tcp_skb_pcount(skb, mss_now)
         if not tcp_snd_wnd_test(tp, skb, mss_now):
+            is_rwnd_limited = True
             break
         if tso_segs == 1:
             if not tcp_nagle_test(tp, skb, mss_now, nonagle if len(wq) == 1 else TCP_NAGLE_PUSH):
@@ -659,6 +666,10 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             break
         if push_one:
             break
+    if is_rwnd_limited:
+        tcp_chrono.tcp_chrono_start(tp, tcp_chrono.TCP_CHRONO_RWND_LIMITED)
+    else:
+        tcp_chrono.tcp_chrono_stop(tp, tcp_chrono.TCP_CHRONO_RWND_LIMITED)
     if sent_pkts:
         if tp.icsk_ca_state in (cong.TCP_CA_CWR, cong.TCP_CA_Recovery):
             tp.prr_out += sent_pkts
@@ -719,6 +730,11 @@ def tcp_cwnd_validate(tp: TcpSock, is_cwnd_limited: bool) -> None:
                 and ((tp.jiffies() - tp.snd_cwnd_stamp) & U32) >= tp.icsk_rto
                 and (ops is None or ops.cong_control is None)):
             tcp_cwnd_application_limited(tp)
+        # sent something, not cwnd-limited, nothing left to send and the application waits for
+        # space: starved by the send buffer
+        if (not tp.sk_write_queue and "SOCK_NOSPACE" in tp.sock_flags
+                and tp.sk_state in (TCP_ESTABLISHED, TCP_CLOSE_WAIT)):
+            tcp_chrono.tcp_chrono_start(tp, tcp_chrono.TCP_CHRONO_SNDBUF_LIMITED)
 
 
 def tcp_cwnd_application_limited(tp: TcpSock) -> None:

@@ -479,13 +479,13 @@ class TcpSock(CongState, SockWakeups):
         "rcv_rtt_est_rtt_us", "rcv_rtt_est_seq", "rcv_rtt_est_time", "rcv_rtt_last_tsecr",
         "out_of_order_queue", "compressed_ack", "compressed_ack_rcv_nxt", "dup_ack_counter",
         "last_oow_ack_time", "scaling_ratio", "rcv_ooopack", "snd_ssthresh_saved", "syn_data",
-        "ecn_flags", "chrono_busy_us", "rate_sample", "ca_name_hint", "isn", "rcv_isn", "bytes_in_flight",
+        "ecn_flags", "chrono_start", "rate_sample", "ca_name_hint", "isn", "rcv_isn", "bytes_in_flight",
         "app_limited_chrono", "tcp_usec_ts", "delivered_ce_seen", "notsent_lowat", "defer_accept",
         "window_clamp_user", "connect_waiters", "fastopen_rsk", "lingering", "tsorted_sent_queue",
         "pred_flags", "sk_cred", "sk_uid", "recverr", "freebind", "transparent", "bind_address_no_port",
         "mc_ttl", "mc_loop", "mc_index", "mc_addr", "mc_all", "uc_index", "hdrincl", "nodefrag",
         "sk_family", "sk_type", "sk_protocol", "recvmsg_inq", "sk_error_queue", "sk_tsflags",
-        "sk_tskey", "sk_zckey",
+        "sk_tskey", "sk_zckey", "chrono_type", "chrono_stat",
         # Fast Open (tcp_fastopen.py)
         "fastopen_req", "fastopen_connect", "fastopen_no_cookie", "defer_connect", "syn_fastopen",
         "syn_fastopen_exp", "syn_fastopen_ch", "syn_data_acked", "syn_fastopen_child", "fastopen_client_fail",
@@ -647,7 +647,9 @@ class TcpSock(CongState, SockWakeups):
         self.snd_ssthresh_saved = 0
         self.syn_data = False
         self.ecn_flags = 0
-        self.chrono_busy_us = 0
+        self.chrono_start = 0  # tcp_chrono_*: jiffies when the running chronograph started
+        self.chrono_type = 0  # TCP_CHRONO_UNSPEC
+        self.chrono_stat = [0, 0, 0]  # jiffies busy, rwnd limited, sndbuf limited
         self.rate_sample: Any = None
         self.ca_name_hint = ""
         self.isn = 0

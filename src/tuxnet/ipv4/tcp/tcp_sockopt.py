@@ -19,7 +19,7 @@ import struct
 from typing import Any
 
 from tuxnet.core.errors import oserror
-from tuxnet.ipv4.tcp import cong, tcp_data, tcp_fastopen, tcp_output, tcp_timer
+from tuxnet.ipv4.tcp import cong, tcp_chrono, tcp_data, tcp_fastopen, tcp_output, tcp_timer
 from tuxnet.ipv4.tcp.tcp_sock import (
     HZ,
     MAX_TCP_KEEPCNT,
@@ -163,6 +163,8 @@ def tcp_get_info(tp: TcpSock) -> dict[str, int]:
     info["tcpi_data_segs_out"] = tp.data_segs_out
     if tp.rate_delivered and tp.rate_interval_us:
         info["tcpi_delivery_rate"] = tp.rate_delivered * tp.mss_cache * 1_000_000 // tp.rate_interval_us
+    busy, rwnd, sndbuf = tcp_chrono.tcp_get_info_chrono_stats(tp)
+    info["tcpi_busy_time"], info["tcpi_rwnd_limited"], info["tcpi_sndbuf_limited"] = busy, rwnd, sndbuf
     info["tcpi_delivered"] = tp.delivered
     info["tcpi_delivered_ce"] = tp.delivered_ce
     info["tcpi_bytes_sent"] = tp.bytes_sent
