@@ -90,7 +90,10 @@ def test_client_over_100mbit_10ms_for_5s():
     assert lines[12:] == ["", "iperf Done."]
     # goodput is bounded by the 100 Mbit/s link (1448 of every 1514 bytes on the wire are payload)
     assert 85 * MB <= rate(receiver) <= 100 * MB * 1448 / 1514 * 1.01, receiver
-    assert all(80 * MB <= rate(x) <= 110 * MB for x in intervals[1:])
+    # the client's intervals count what the application wrote: with a send buffer of two cwnds of
+    # skb memory (TSO skbs keep theirs until fully acknowledged) a second's writes can run ahead of
+    # the wire by part of a window
+    assert all(80 * MB <= rate(x) <= 120 * MB for x in intervals[1:])
     # the server saw the same bytes and printed its own receiver summary
     srv_lines = srv.splitlines()
     assert "Server listening on 5201 (test #1)" in srv_lines[1]
