@@ -56,6 +56,7 @@ class SkBuff:
         "buf", "data", "tail", "mac_header", "network_header", "transport_header",
         "dev", "in_dev", "protocol", "pkt_type", "mark", "priority", "tstamp", "sk", "dst", "nfct",
         "ctinfo", "ip_summed", "id", "cb", "local_df", "ignore_df", "frag_max_size", "nf_trace", "tos",
+        "gso_size",
         "shinfo",
     )
 
@@ -78,6 +79,7 @@ class SkBuff:
         self.nfct: Any = None
         self.ctinfo = 0
         self.ip_summed = Csum.UNNECESSARY
+        self.gso_size = 0  # skb_shinfo(skb)->gso_size: segment size of a GRO/GSO packet, 0 if none
         _next_id[0] += 1
         self.id = _next_id[0]
         self.cb: Any = None  # per-layer control block (skb->cb), e.g. TCP_SKB_CB or IPCB
@@ -218,7 +220,7 @@ class SkBuff:
         n = SkBuff(bytearray(self.buf), self.data, self.tail)
         for name in ("mac_header", "network_header", "transport_header", "dev", "in_dev", "protocol",
                      "pkt_type", "mark", "priority", "tstamp", "ip_summed", "local_df", "ignore_df",
-                     "tos"):
+                     "tos", "gso_size"):
             setattr(n, name, getattr(self, name))
         return n
 

@@ -326,6 +326,16 @@ def test_blocked_call_without_ellipsis(tmp_path: Path) -> None:
     assert "the call blocked and nothing would wake it" in res.message
 
 
+@pytest.mark.parametrize(("mss_option", "rcv_mss"), [("--mss=1000\n", 1000), ("", 1460)])
+def test_mss_option_makes_inbound_gro_packets(tmp_path: Path, mss_option: str, rcv_mss: int) -> None:
+    # tcp_measure_rcv_mss takes a GRO packet's gso_size, not its length, as the peer's segment size
+    passed(run(tmp_path, mss_option + SERVER_OPEN + f"""\
+   +0 < . 1:10001(10000) ack 1 win 257
+   +0 > . 1:1(0) ack 10001
+   +0 %{{ assert tcpi_rcv_mss == {rcv_mss}, tcpi_rcv_mss }}%
+"""))
+
+
 def test_ioctl_and_recvmsg_control_messages(tmp_path: Path) -> None:
     passed(run(tmp_path, SERVER_OPEN + """\
    +0 setsockopt(4, SOL_TCP, TCP_INQ, [1], 4) = 0

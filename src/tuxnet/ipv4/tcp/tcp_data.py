@@ -92,11 +92,11 @@ def tcp_measure_rcv_mss(tp: TcpSock, cb: TcpCb, seglen: int, truesize: int) -> N
     ack = tp.icsk_ack
     lss = ack.last_seg_size
     ack.last_seg_size = 0
-    length = seglen
+    length = cb.gso_size or seglen  # a GRO packet: the size of the segments it was built from
     if length >= ack.rcv_mss:
         if length != ack.rcv_mss:
             # 6.x: the window is computed from the buffer with the measured payload/memory ratio
-            val = (length << TCP_RMEM_TO_WIN_SCALE) // max(truesize, 1)
+            val = (seglen << TCP_RMEM_TO_WIN_SCALE) // max(truesize, 1)
             old = tp.scaling_ratio
             tp.scaling_ratio = min(val, 255) or 1
             if old != tp.scaling_ratio:

@@ -598,6 +598,7 @@ class TcpNet(TcpPorts):
         cb.doff = hdr.doff
         cb.ip_dsfield = buf[nh + 1]
         cb.ttl = buf[nh + 8]
+        cb.gso_size = skb.gso_size
         hlen = hdr.doff * 4
         cb.payload_off = skb.data + hlen
         cb.payload_len = skb.len - hlen

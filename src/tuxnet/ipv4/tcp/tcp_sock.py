@@ -337,7 +337,7 @@ class TcpCb:
 
     __slots__ = ("seq", "end_seq", "ack_seq", "tcp_flags", "window", "urg_ptr", "doff", "hdr", "sack_blocks",
                  "ip_dsfield", "saddr", "daddr", "sport", "dport", "payload_off", "payload_len", "tcp_tw_isn",
-                 "ttl")
+                 "ttl", "gso_size")
 
     def __init__(self) -> None:
         self.seq = 0
@@ -358,6 +358,7 @@ class TcpCb:
         self.payload_len = 0
         self.tcp_tw_isn = 0
         self.ttl = 0
+        self.gso_size = 0  # the skb's gso_size: a GRO packet's segment size
 
 
 class RxSeg:

@@ -40,6 +40,7 @@ class Config:
     tcp_ts_tick_usecs: int = 0
     strict_segments: bool = False
     socket_domain: int = 2  # AF_INET
+    mss: int = 0  # --mss: the gso_size of injected TCP packets with a larger payload (GRO packets)
     seed: int = 0
 
     @property
@@ -94,6 +95,10 @@ def _apply_option(cfg: Config, name: str, value: str) -> None:
         if not 0 < port <= 0xFFFF:
             raise ValueError(value)
         setattr(cfg, name, port)
+    elif name == "mss":
+        cfg.mss = int(value)
+        if not 0 <= cfg.mss <= 0xFFFF:
+            raise ValueError(value)
     elif name == "local_ip":
         cfg.local_ip = ip_aton(value)
     elif name == "remote_ip":
@@ -126,5 +131,5 @@ def _apply_option(cfg: Config, name: str, value: str) -> None:
     elif name in ("speed", "init_scripts", "non_fatal", "so_filename", "so_flags", "is_anyip") or \
             name.startswith("wire_"):
         raise Unsupported(f"--{name}")
-    # mss (GSO size of injected packets), define (done by the parser), verbose, debug, dry_run,
+    # define (done by the parser), verbose, debug, dry_run,
     # code_command, code_sockopt, send_omit_free: nothing to do here

@@ -52,10 +52,13 @@ class TunDevice(NetDevice):
         if w is not None and not w.done():
             w.set_result(None)
 
-    def inject(self, datagram: bytes) -> None:
-        """A packet arriving from the remote end (packetdrill's tun write)."""
+    def inject(self, datagram: bytes, gso_size: int = 0) -> None:
+        """A packet arriving from the remote end (packetdrill's tun write); ``gso_size``: a GRO
+        packet of that segment size (the tun's virtio_net_hdr)."""
         frame = self.mac + REMOTE_MAC + struct.pack("!H", ETH_P_IP) + datagram
-        self.netif_rx(SkBuff.from_bytes(frame))
+        skb = SkBuff.from_bytes(frame)
+        skb.gso_size = gso_size
+        self.netif_rx(skb)
 
     async def next_frame(self, deadline_ns: int | None) -> tuple[int, bytes] | None:
         """The oldest frame not yet taken, waiting in virtual time until ``deadline_ns`` (None: no

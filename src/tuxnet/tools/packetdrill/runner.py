@@ -533,7 +533,8 @@ class Run:
             self.say(f"inbound injected packet: {self.now_usecs() / 1e6:9.6f} {_endpoints(live)} "
                      f"{packet_to_string(live)}")
         sr.last_injected = live
-        self.dev.inject(build_ipv4_tcp(live))
+        mss = self.config.mss
+        self.dev.inject(build_ipv4_tcp(live), mss if mss and len(live.payload) > mss else 0)
         # a tun write hands the packet to the stack before it returns: let it be processed
         await self.until(self.now_ns())
 
