@@ -38,10 +38,9 @@ from tuxnet.ipv4.tcp import tcp_sockopt
 from tuxnet.sock import constants as C
 from tuxnet.sock import msg_zerocopy
 from tuxnet.sock.constants import MSG_CTRUNC
-from tuxnet.socket import CMSG_HDR_LEN, cmsg_space, put_cmsgs
+from tuxnet.socket import cmsg_space, put_cmsgs
 from tuxnet.tools.packetdrill import (
     Binary,
-    Cmsg,
     EllipsisExpr,
     Expr,
     Int,
@@ -50,8 +49,6 @@ from tuxnet.tools.packetdrill import (
     ListExpr,
     Msghdr,
     Pollfd,
-    ScmTimestamping,
-    SockExtendedErr,
     Str,
     Syscall,
     Word,
@@ -465,6 +462,8 @@ class Syscalls:
         if not isinstance(msg, Msghdr):
             raise CallError(f"Bad type; actual: {type_name(msg)} expected: msghdr")
         lens = self._msg_iov(msg)
+        from tuxnet.tools.packetdrill.cmsg import cmsg_expect_eq, cmsg_expected, cmsg_len
+
         want_cmsgs = cmsg_expected(msg.control)
         want_flags = self.s32(evaluate(msg.flags))
         result, info = await self._recv(sc, s, sum(lens), self.s32(args[2]))
@@ -472,7 +471,7 @@ class Syscalls:
         if info is None:
             return  # a failed recvmsg leaves the caller's msghdr (msg_flags, control) as it was
         # the live call's control buffer is as long as the script's messages (cmsg_new)
-        space = sum(cmsg_space(_cmsg_len(level, kind, val)) for level, _, (kind, val) in want_cmsgs)
+        space = sum(cmsg_space(cmsg_len(level, kind, val)) for level, _, (kind, val) in want_cmsgs)
         got_cmsgs, truncated = put_cmsgs(info[1], space)
         got_flags = info[0] | (MSG_CTRUNC if truncated else 0)
         if got_flags != want_flags:
@@ -702,90 +701,6 @@ class Syscalls:
             if g != want:
                 raise CallError(f"Expected revents of {poll_flags(want)} but got {poll_flags(g)} "
                                 f"for pollfd {i}")
-
-
-_EXTERR = struct.Struct("=IBBBBII")
-_SCM_TS = struct.Struct("=qqqqqq")
-IP_RECVERR, SO_EE_LEN_V4 = 11, 16 + 16
-
-
-def cmsg_expected(control: ListExpr | None) -> list[tuple[int, int, Any]]:
-    """cmsg_new: the script's expected cmsgs as (level, type, (kind, value)): an int's 4 bytes, a
-    sock_extended_err's fields, a scm_timestamping's ts[0]."""
-    out = []
-    for item in control.items if control is not None else ():
-        if not isinstance(item, Cmsg):
-            raise CallError(f"Bad type; actual: {type_name(item)} expected: cmsg")
-        level, ctype = Syscalls.s32(evaluate(item.level)), Syscalls.s32(evaluate(item.type))
-        data = item.data
-        if isinstance(data, SockExtendedErr):
-            vals = [Syscalls.s32(evaluate(f)) for f in (data.ee_errno, data.ee_origin, data.ee_type,
-                                                         data.ee_code, data.ee_info, data.ee_data)]
-            out.append((level, ctype, ("ee", vals)))
-        elif isinstance(data, ScmTimestamping):
-            out.append((level, ctype, ("ts", (data.sec, data.nsec))))
-        else:
-            d = evaluate(data)
-            if isinstance(d, Int):
-                out.append((level, ctype, ("int", struct.pack("=i", Syscalls.s32(d)))))
-            elif isinstance(d, ListExpr):
-                raise Unsupported("SCM_TIMESTAMPING_OPT_STATS expectations")
-            else:
-                raise CallError("Unrecognized type for cmsg_data")
-    return out
-
-
-def _cmsg_len(level: int, kind: str, raw: Any) -> int:
-    if kind == "ee":
-        return 16 + (16 if level == C.SOL_IP else 28)
-    if kind == "ts":
-        return _SCM_TS.size
-    return len(raw)
-
-
-def cmsg_expect_eq(run: Run, expected: list[tuple[int, int, Any]], actual: list[Any]) -> None:
-    """cmsg_expect_eq: level, type and length of each cmsg in order, then its data (sock_extended_err
-    field by field, scm_timestamping within the tolerance of the script time, else the bytes)."""
-    pairs = zip(expected, actual, strict=False)
-    for i, ((elevel, etype, (kind, val)), (alevel, atype, adata)) in enumerate(pairs):
-        if alevel != elevel:
-            raise CallError(f"Bad level in cmsg {i}: expected={elevel} actual={alevel}")
-        if atype != etype:
-            raise CallError(f"Bad type in cmsg {i}: expected={etype} actual={atype}")
-        elen, alen = CMSG_HDR_LEN + _cmsg_len(elevel, kind, val), CMSG_HDR_LEN + len(adata)
-        if alen != elen:
-            raise CallError(f"Bad len in cmsg {i}: expected={elen} actual={alen}")
-        if (alevel, atype) in ((C.SOL_IP, IP_RECVERR), (41, 25)):
-            if kind != "ee":
-                raise CallError(f"Bad data in cmsg {i}: expected is not a sock_extended_err")
-            got = _EXTERR.unpack_from(adata)
-            names = ("errno", "origin", "type", "code", "info", "data")
-            for name, want, have in zip(names, val, (got[0], got[1], got[2], got[3], got[5], got[6]),
-                                        strict=True):
-                if want & U32 != have:
-                    raise CallError(f"Bad {name} in extended err {i}: expected={want & U32} actual={have}")
-        elif (alevel, atype) == (C.SOL_SOCKET, C.SCM_TIMESTAMPING) and kind == "ts":
-            ts = _SCM_TS.unpack_from(adata)
-            sec, nsec = val
-            if sec or nsec:  # only ts[0] can be given in a script; zeros are ignored
-                start_usecs = run.start_ns // 1000
-                exp_usecs = start_usecs + sec * 1_000_000 + nsec // 1000
-                act_usecs = ts[0] * 1_000_000 + ts[1] // 1000
-                if abs(exp_usecs - act_usecs) > run.config.tolerance_usecs:
-                    raise CallError(f"Bad timestamp 0 in scm_timestamping {i}: expected={exp_usecs} "
-                                    f"({exp_usecs - start_usecs}) actual={act_usecs} "
-                                    f"({act_usecs - start_usecs}) start={start_usecs}")
-        else:
-            wd, gd = (val if kind == "int" else b""), bytes(adata)
-            if gd != wd:
-                ev = struct.unpack("=i", wd)[0] if len(wd) == 4 else wd.hex()
-                av = struct.unpack("=i", gd)[0] if len(gd) == 4 else gd.hex()
-                raise CallError(f"Bad data in cmsg {i}: expected={ev} actual={av}")
-    n = min(len(expected), len(actual))
-    if len(actual) > n:
-        raise CallError(f"received more than {n} cmsgs")
-    if len(expected) > n:
-        raise CallError(f"received only {n} cmsgs")
 
 
 _POLL_NAMES = (("POLLIN", 0x1), ("POLLPRI", 0x2), ("POLLOUT", 0x4), ("POLLERR", 0x8), ("POLLHUP", 0x10),
