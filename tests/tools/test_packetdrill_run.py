@@ -663,3 +663,51 @@ def test_shell_pipes_nstat_into_grep(tmp_path: Path) -> None:
     assert _sh(ns, sh, "nstat -s | grep -q TcpExtOutOfWindowIcmps") == 0
     assert _sh(ns, sh, "nstat | grep TcpExtOutOfWindowIcmps > /dev/null") == 0
     assert _sh(ns, sh, "nstat | grep TcpExtOutOfWindowIcmps > /dev/null") == 1  # history updated
+
+
+# --- the error queue's control messages (sock_extended_err, scm_timestamping) ------------------------
+_ZC_SEND = """\
++0 setsockopt(4, SOL_SOCKET, SO_ZEROCOPY, [1], 4) = 0
++0 send(4, ..., 1000, MSG_ZEROCOPY) = 1000
++0 > P. 1:1001(1000) ack 1
++.01 < . 1:1(0) ack 1001 win 257
+"""
+_ERRQ = ("+0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=MSG_ERRQUEUE, "
+         "msg_control=[%s]}, MSG_ERRQUEUE) = %s\n")
+_EE = ("{cmsg_level=CMSG_LEVEL_IP, cmsg_type=CMSG_TYPE_RECVERR, cmsg_data={ee_errno=%s, ee_origin=%s, "
+       "ee_type=0, ee_code=%s, ee_info=%s, ee_data=%s}}")
+_TS = "{cmsg_level=SOL_SOCKET, cmsg_type=SCM_TIMESTAMPING, cmsg_data={scm_sec=0,scm_nsec=%d}}"
+_ZC_OK = _EE % ("0", "SO_EE_ORIGIN_ZEROCOPY", "SO_EE_CODE_ZEROCOPY_COPIED", 0, 0)
+
+
+def test_zerocopy_notification_and_empty_error_queue(tmp_path: Path) -> None:
+    passed(run(tmp_path, SERVER_OPEN + _ERRQ % ("", "-1 EAGAIN (Resource temporarily unavailable)")
+               + _ZC_SEND + _ERRQ % (_ZC_OK, "0")))
+
+
+def test_tx_timestamps_within_the_tolerance(tmp_path: Path) -> None:
+    # SERVER_OPEN ends at 0; the write at 0 is stamped SCHED/SND at 0 and ACK at 10 ms
+    flags = ("SOF_TIMESTAMPING_TX_SCHED | SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_ACK"
+             " | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID")
+    stamp = _ERRQ.replace("msg_flags=MSG_ERRQUEUE", "msg_flags=MSG_ERRQUEUE|MSG_TRUNC")
+    ee = "ENOMSG", "SO_EE_ORIGIN_TIMESTAMPING", 0
+    reads = "".join(stamp % (_TS % ns + ", " + _EE % (*ee, kind, 999), "0")
+                    for ns, kind in ((0, "SCM_TSTAMP_SCHED"), (0, "SCM_TSTAMP_SND"),
+                                     (10_000_000, "SCM_TSTAMP_ACK")))
+    passed(run(tmp_path, SERVER_OPEN + f"+0 setsockopt(4, SOL_SOCKET, SO_TIMESTAMPING, [{flags}], 4) = 0\n"
+               "+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1\n+.01 < . 1:1(0) ack 1001 win 257\n"
+               + reads))
+
+
+@pytest.mark.parametrize(("control", "message"), [
+    (_EE % ("0", "SO_EE_ORIGIN_ZEROCOPY", "SO_EE_CODE_ZEROCOPY_COPIED", 0, 1),
+     "runtime error in recvmsg call: Bad data in extended err 0: expected=1 actual=0"),
+    (_EE % ("0", "SO_EE_ORIGIN_ZEROCOPY", "0", 0, 0),
+     "runtime error in recvmsg call: Bad code in extended err 0: expected=0 actual=1"),
+    (_TS % 0 + ", " + _ZC_OK, "runtime error in recvmsg call: Bad level in cmsg 0: expected=1 actual=0"),
+    ("", "runtime error in recvmsg call: Expected msg_flags 0x00002000 but got 0x00002008"),
+])
+def test_error_queue_mismatches(tmp_path: Path, control: str, message: str) -> None:
+    res = run(tmp_path, SERVER_OPEN + _ZC_SEND + _ERRQ % (control, "0"))
+    assert res.status == "FAIL", res.summary()
+    assert res.message == message

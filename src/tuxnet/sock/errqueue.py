@@ -64,7 +64,7 @@ class SockExterr:
                  "port", "payload", "truesize", "tstamp", "opt_stats")
 
     def __init__(self, ee_errno: int, origin: int, ee_type: int, ee_code: int, info: int, offender: int,
-                 addr: int, port: int, payload: bytes, *, ee_data: int = 0, tstamp: int = 0,
+                 addr: int, port: int, payload: bytes, *, ee_data: int = 0, tstamp: int | None = None,
                  opt_stats: bool = False, truesize: int | None = None) -> None:
         self.ee_errno = ee_errno
         self.ee_origin = origin
@@ -76,7 +76,7 @@ class SockExterr:
         self.addr = addr  # the quoted destination (serr->addr_offset)
         self.port = port
         self.payload = payload
-        self.tstamp = tstamp  # skb->tstamp, ns of the loop clock (0: none)
+        self.tstamp = tstamp  # skb->tstamp, ns of the loop clock (None: none; the lab clock starts at 0)
         self.opt_stats = opt_stats  # payload holds SCM_TIMESTAMPING_OPT_STATS netlink attributes
         self.truesize = truesize if truesize is not None else SKB_TRUESIZE_OVERHEAD + len(payload) + 28
 
@@ -138,16 +138,16 @@ def sock_recv_timestamp_cmsgs(sk: Any, e: SockExterr, now_ns: int) -> list[tuple
     rcvtstamp = "SOCK_RCVTSTAMP" in flags
     kt = e.tstamp
     if not (rcvtstamp or tsflags & SOF_TIMESTAMPING_RX_SOFTWARE
-            or (kt and tsflags & SOF_TIMESTAMPING_SOFTWARE)):
+            or (kt is not None and tsflags & SOF_TIMESTAMPING_SOFTWARE)):
         return []
     out: list[tuple[int, int, bytes]] = []
     if rcvtstamp:
-        if not kt:
+        if kt is None:
             kt = now_ns  # "Race occurred between timestamp enabling and packet receiving"
         tv = _TIMEVAL.pack(kt // 1_000_000_000, kt % 1_000_000_000 // 1000)
         out.append((SOL_SOCKET, SCM_TIMESTAMP, tv))
     # an error-queue skb passes the RX filter (skb_is_err_queue)
-    if tsflags & SOF_TIMESTAMPING_SOFTWARE and kt:
+    if tsflags & SOF_TIMESTAMPING_SOFTWARE and kt is not None:
         out.append((SOL_SOCKET, SCM_TIMESTAMPING,
                     _SCM_TIMESTAMPING.pack(kt // 1_000_000_000, kt % 1_000_000_000, 0, 0, 0, 0)))
         if e.opt_stats and e.payload:

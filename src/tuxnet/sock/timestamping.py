@@ -331,8 +331,6 @@ def tcp_ack_tstamp(tp: Any, skb: Any, prior_snd_una: int, ack_ttl: int = 0) -> N
 # ---------------------------------------------------------------------------------- receive side
 def tcp_recv_timestamp(tp: Any, tstamp: int) -> list[tuple[int, int, bytes]]:
     """tcp_recv_timestamp: the receive time of the last skb read, as the socket asked for it."""
-    if not tstamp:
-        return []
     out: list[tuple[int, int, bytes]] = []
     sec, nsec = divmod(tstamp, 1_000_000_000)
     if "SOCK_RCVTSTAMP" in tp.sock_flags:

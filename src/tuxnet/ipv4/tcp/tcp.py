@@ -573,7 +573,7 @@ def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> 
             raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
     out: list[bytes] = []
     copied = 0
-    rx_tstamp = 0
+    rx_tstamp: int | None = None
     seq = tp.copied_seq
     q = tp.sk_receive_queue
     idx = 0
@@ -638,7 +638,7 @@ def tcp_recvmsg_locked(tp: TcpSock, length: int, flags: int, nonblock: bool) -> 
         if copied:
             tcp_data.tcp_rcv_space_adjust(tp)
         tcp_data.__tcp_cleanup_rbuf(tp, copied)
-    anc = timestamping.tcp_recv_timestamp(tp, rx_tstamp) if rx_tstamp else []  # TCP_CMSG_TS
+    anc = timestamping.tcp_recv_timestamp(tp, rx_tstamp) if rx_tstamp is not None else []  # TCP_CMSG_TS
     return b"".join(out), None, 0, anc
 
 

@@ -375,7 +375,7 @@ def tcp_queue_rcv(tp: TcpSock, seg: RxSeg) -> None:
     tail = q[-1] if q else None
     tp.bytes_received += (seg.end_seq - tp.rcv_nxt) & U32
     tp.rcv_nxt = seg.end_seq
-    if not seg.tstamp:
+    if seg.tstamp is None:
         seg.tstamp = tp.ns.loop.now_ns
     if tail is not None and tail.end_seq == seg.seq and not tail.fin:
         tail.tstamp = seg.tstamp  # tcp_try_coalesce keeps the newer receive timestamp

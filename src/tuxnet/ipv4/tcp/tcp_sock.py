@@ -372,7 +372,7 @@ class RxSeg:
         self.data = data
         self.fin = fin
         self.truesize = truesize
-        self.tstamp = 0  # skb->tstamp: when it arrived (receive timestamps)
+        self.tstamp: int | None = None  # skb->tstamp: when it arrived (receive timestamps)
 
     def __repr__(self) -> str:
         return f"<RxSeg {self.seq}:{self.end_seq} len={len(self.data)}{' FIN' if self.fin else ''}>"
