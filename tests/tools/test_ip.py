@@ -79,9 +79,20 @@ def host():
     ("ip link add x type foo", 2, "Error: Unknown device type.\n"),
     ("ip rule del", 1, '"ip rule del" requires arguments.\n'),
     ("ip route add 10.0.0.0/24 dev eth0", 2, "RTNETLINK answers: File exists\n"),
+    # iproute2 6.1 against 6.18, recorded
+    ("ip link set eth0 gso_max_segs 70000", 255,
+     'Error: argument "70000" is wrong: Invalid "gso_max_segs" value\n\n'),
+    ("ip link set eth0 gso_max_segs abc", 255,
+     'Error: argument "abc" is wrong: Invalid "gso_max_segs" value\n\n'),
 ])
 def test_errors_and_exit_codes(host, cmd, rc, msg):
     assert run_command(host, cmd) == (rc, msg)
+
+
+def test_link_set_gso_max_segs(host):
+    assert host.devices["eth0"].gso_max_segs == 65535  # GSO_MAX_SEGS
+    assert run_command(host, "ip link set dev eth0 gso_max_segs 1") == (0, "")
+    assert host.devices["eth0"].gso_max_segs == 1
 
 
 def test_abbreviations_and_families(host):

@@ -476,6 +476,38 @@ def test_sysctl_option_configures_the_host_before_the_script(tmp_path: Path) -> 
         in out.getvalue()
 
 
+ONE_SEGMENT_PER_PACKET = """\
+`./defaults.sh`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
+  +.1 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 4
+   +0 write(4, ..., 4000) = 4000
+   +0 > . 1:1001(1000) ack 1
+   +0 > . 1001:2001(1000) ack 1
+   +0 > . 2001:3001(1000) ack 1
+   +0 > P. 3001:4001(1000) ack 1
+"""
+
+
+def test_setup_option_runs_host_commands_before_the_script(tmp_path: Path) -> None:
+    """--setup: with tun0's gso_max_segs at 1 every packet is one segment and only the write's last
+    carries PSH; by default the 4000 bytes leave as two 2-segment TSO packets, each with PSH."""
+    p = tmp_path / "seg.pkt"
+    p.write_text(ONE_SEGMENT_PER_PACKET)
+    res = run_script(p)
+    assert (res.status, res.line) == ("FAIL", 12), res.summary()
+    assert "tcp_psh: expected: 0 (0x0) vs actual: 1 (0x1)" in res.message
+    passed(run_script(p, setup=["ip link set dev tun0 gso_max_segs 1"]))
+    res = run_script(p, setup=["ip link set dev tun7 gso_max_segs 1"])
+    assert res.status == "FAIL" and res.message.startswith("--setup 'ip link set dev tun7 gso_max_segs 1' "
+                                                           "failed (exit 1): Cannot find device")
+
+
 def test_cli_sysctl_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tuxnet.lab.cli import main as cli_main
 
@@ -483,6 +515,8 @@ def test_cli_sysctl_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     p.write_text(SYN_TIMEOUT + "+2.5 close(3) = 0\n")
     assert cli_main(["packetdrill", "--sysctl", "net/ipv4/tcp_syn_linear_timeouts=0", str(p)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"PASS {p}", "1 passed, 0 failed, 0 skipped"]
+    assert cli_main(["packetdrill", "--setup", "ip link set dev tun0 gso_max_segs 1", str(p)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 passed, 0 failed, 0 skipped"
     assert cli_main(["packetdrill", "--sysctl", "oops", str(p)]) == 2
     assert "--sysctl wants KEY=VALUE" in capsys.readouterr().err
 

@@ -92,6 +92,9 @@ class NetDevice:
 
     kind = "generic"
     default_qdisc = "noqueue"
+    # GSO_MAX_SEGS: the most segments one GSO packet to this device may carry; `ip link set DEV
+    # gso_max_segs N` lowers it and TCP's packets follow (sk_setup_caps -> sk_gso_max_segs)
+    gso_max_segs = 65535
 
     def __init__(self, ns: Namespace, name: str, *, mac: bytes | None = None, mtu: int = 1500,
                  type: int = ARPHRD_ETHER, flags: int = IFF_BROADCAST | IFF_MULTICAST,

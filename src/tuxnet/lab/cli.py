@@ -118,7 +118,7 @@ def cmd_packetdrill(args: argparse.Namespace) -> int:
             print(f"tuxnet packetdrill: --sysctl wants KEY=VALUE, got {item!r}", file=sys.stderr)
             return 2
         sysctls[key.strip().replace("/", ".")] = value.strip()
-    return pd_main(args.files, verbose=args.verbose, sysctls=sysctls)
+    return pd_main(args.files, verbose=args.verbose, sysctls=sysctls, setup=args.setup)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -156,6 +156,9 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--sysctl", action="append", default=[], metavar="KEY=VALUE",
                    help="configure the host before each script (e.g. net.ipv4.tcp_syn_linear_timeouts=0 "
                         "for scripts written before Linux 6.7)")
+    d.add_argument("--setup", action="append", default=[], metavar="CMD",
+                   help="run a command on the host before each script, after --sysctl (e.g. "
+                        "'ip link set dev tun0 gso_max_segs 1' for scripts written for a stack without TSO)")
     d.set_defaults(func=cmd_packetdrill)
     live = sub.add_parser("live", help="run a tuxnet host on a real TAP device")
     live.add_argument("--tap", required=True)

@@ -57,6 +57,15 @@ def tcp_tso_autosize(tp: TcpSock, mss_now: int, min_tso_segs: int) -> int:
     return max(nbytes // mss_now, min_tso_segs)
 
 
+def sk_gso_max_segs(tp: TcpSock) -> int:
+    """sk_setup_caps's sk_gso_max_segs: the route's device's gso_max_segs (Linux copies it when the
+    route is set up at connect/accept and again when ip_queue_xmit re-routes; tuxnet reads the
+    cached route's device)."""
+    rt = tp.sk_dst
+    dev = getattr(rt, "dev", None) if rt is not None else None
+    return max(min(getattr(dev, "gso_max_segs", SK_GSO_MAX_SEGS), SK_GSO_MAX_SEGS), 1)
+
+
 def tcp_tso_segs(tp: TcpSock, mss_now: int) -> int:
     ops = tp.icsk_ca_ops
     hook = getattr(ops, "min_tso_segs", None) if ops is not None else None
@@ -64,7 +73,7 @@ def tcp_tso_segs(tp: TcpSock, mss_now: int) -> int:
         min_tso = hook(tp)
     else:
         min_tso = int(tp.ns.sysctl.v["net.ipv4.tcp_min_tso_segs"])  # type: ignore[call-overload]
-    return min(tcp_tso_autosize(tp, mss_now, min_tso), SK_GSO_MAX_SEGS)
+    return min(tcp_tso_autosize(tp, mss_now, min_tso), sk_gso_max_segs(tp))
 
 
 def tcp_skb_pcount(skb: TcpSkb, mss_now: int) -> int:

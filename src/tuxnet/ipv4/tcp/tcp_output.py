@@ -181,7 +181,8 @@ def tcp_xmit_size_goal(tp: TcpSock, mss_now: int) -> int:
     64 KB a TSO device takes, in whole MSS.  tcp_write_xmit cuts the skb into MSS segments on the
     wire (the device's segmentation, done in the stack here)."""
     new_size_goal = tcp_bound_to_half_wnd(tp, GSO_MAX_SIZE)
-    return max((new_size_goal // mss_now) * mss_now, mss_now)
+    gso_segs = min(new_size_goal // mss_now, tcp_offload.sk_gso_max_segs(tp))  # tp->gso_segs
+    return max(gso_segs * mss_now, mss_now)
 
 
 def tcp_sync_mss(tp: TcpSock, pmtu: int) -> int:

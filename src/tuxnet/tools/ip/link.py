@@ -341,6 +341,10 @@ def _set(ns: Any, argv: list[str]) -> int:
             ops.append(("nomaster", None))
         elif matches(a, "txqueuelen") or a in ("qlen", "txqlen"):
             ops.append(("txqlen", args.next_as(get_u32, 'Invalid "txqueuelen" value\n')))
+        elif a == "gso_max_segs":
+            msg = 'Invalid "gso_max_segs" value\n'
+            ops.append(("gso_max_segs", args.next_as(lambda v: n if (n := get_u32(v)) is not None
+                                                     and n <= 65535 else None, msg)))  # GSO_MAX_SEGS
         elif a in ("arp", "multicast", "allmulticast", "promisc", "carrier", "dynamic", "trailers"):
             v = args.next()
             if v not in ("on", "off"):
@@ -411,6 +415,8 @@ def _apply(ns: Any, dev: Any, op: str, v: Any) -> None:
             dev.master.del_port(dev)
     elif op == "txqlen":
         dev.txqueuelen = v
+    elif op == "gso_max_segs":
+        dev.gso_max_segs = v
     elif op == "carrier":
         dev.set_carrier(v)
     elif op == "arp":

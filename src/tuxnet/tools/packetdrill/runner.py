@@ -38,6 +38,7 @@ from typing import Any
 from tuxnet.core.loop import LoopIdle
 from tuxnet.core.rand import make_rng
 from tuxnet.socket import Socket
+from tuxnet.tools import run_command
 from tuxnet.tools.packetdrill import (
     LINUX_IPV4_DEFINES,
     Code,
@@ -146,7 +147,7 @@ class Run:
     """The state of one script run (packetdrill's struct state)."""
 
     def __init__(self, script: Script, config: Config, verbose: bool = False,
-                 sysctls: dict[str, str] | None = None) -> None:
+                 sysctls: dict[str, str] | None = None, setup: list[str] | None = None) -> None:
         self.script = script
         self.path = script.path
         self.config = config
@@ -161,6 +162,11 @@ class Run:
                 what = f"cannot stat {self.ns.sysctl.path_of(key)}: " if key not in self.ns.sysctl.v else ""
                 raise ScriptFailure(0, f"--sysctl {key}={value}: {what}{e.strerror or e}") from None
             self.log.append(f"sysctl {key}={value} (host profile)")
+        for cmd in setup or []:  # e.g. "ip link set dev tun0 gso_max_segs 1"
+            rc, out = run_command(self.ns, cmd)
+            if rc:
+                raise ScriptFailure(0, f"--setup {cmd!r} failed (exit {rc}): {out.strip()}")
+            self.log.append(f"{cmd} (host profile)")
         self.shell = Shell(self.ns, Path(script.path).parent, self.log)
         self.sys = Syscalls(self)
         self.fds: list[SockRec] = []
@@ -643,10 +649,11 @@ def _endpoints(v: TcpView) -> str:
 
 
 def run_script(path: str | Path, verbose: bool = False, defines: dict[str, str] | None = None,
-               sysctls: dict[str, str] | None = None) -> Outcome:
+               sysctls: dict[str, str] | None = None, setup: list[str] | None = None) -> Outcome:
     """Parse and run one script; never raises for a bad script or a failing run. ``sysctls`` configure
     the host before the script runs (``tuxnet packetdrill --sysctl KEY=VALUE``), as an administrator
-    would configure the machine packetdrill runs on."""
+    would configure the machine packetdrill runs on; then each ``setup`` command runs there
+    (``--setup CMD``, any tuxnet tool: ``ip link set dev tun0 gso_max_segs 1``)."""
     p = str(path)
     try:
         script = parse_file(path, {**LINUX_IPV4_DEFINES, **(defines or {})})
@@ -656,7 +663,7 @@ def run_script(path: str | Path, verbose: bool = False, defines: dict[str, str] 
         return Outcome(p, "FAIL", 0, f"cannot read script: {e.strerror or e}")
     run: Run | None = None
     try:
-        run = Run(script, make_config(script), verbose, sysctls)
+        run = Run(script, make_config(script), verbose, sysctls, setup)
         _drive(run)
     except ScriptFailure as e:
         return Outcome(p, "FAIL", e.line, e.message, e.details, run.log if run else [])
@@ -709,7 +716,7 @@ def _settle(run: Run) -> None:
 
 
 def main(files: list[str], verbose: bool = False, out: Any = None,
-         sysctls: dict[str, str] | None = None) -> int:
+         sysctls: dict[str, str] | None = None, setup: list[str] | None = None) -> int:
     """The ``tuxnet packetdrill`` command."""
     out = out or sys.stdout
     missing = [f for f in files if not Path(f).is_file()]
@@ -719,7 +726,7 @@ def main(files: list[str], verbose: bool = False, out: Any = None,
         return 2
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for f in files:
-        res = run_script(f, verbose, sysctls=sysctls)
+        res = run_script(f, verbose, sysctls=sysctls, setup=setup)
         counts[res.status] += 1
         print(res.summary(), file=out)
         if verbose:  # the packets of a failed check, then what the run did
