@@ -658,8 +658,7 @@ def tcp_write_xmit(tp: TcpSock, mss_now: int, nonagle: int, push_one: int) -> bo
             tcp_fragment(tp, wq, skb, limit)  # tso_fragment: the first part loses PSH and FIN
         if skb.end_seq == skb.seq:
             break
-        pcount = tcp_offload.tcp_skb_pcount(skb, mss_now)
-        tso_len = len(skb.data) if pcount > 1 else 0  # the packet's pacing step
+        tso_len = len(skb.data) if len(skb.data) > mss_now else 0  # a multi-segment packet's pacing step
         pcount = tcp_offload.tcp_gso_segment(tp, skb, mss_now)
         sent = tcp_xmit_tso_segments(tp, pcount, tso_len, mss_now)
         sent_pkts += sent
