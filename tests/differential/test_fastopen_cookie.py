@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
+from netns_probe import netns_skip_reason
 
 from tuxnet.lab.lab import Lab
 from tuxnet.socket import AF_INET, MSG_FASTOPEN, SOCK_STREAM
@@ -29,20 +29,7 @@ pytestmark = [pytest.mark.root]
 TCP_FASTOPEN = 23
 
 
-def _netns_available() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for ip netns"
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    name = f"tfprobe{os.getpid()}"
-    p = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if p.returncode != 0:
-        return f"ip netns add failed: {p.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
-
-
-_SKIP = _netns_available()
+_SKIP = netns_skip_reason("tfprobe")
 
 _SERVER = """
 import socket, sys

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 
 import pytest
+from netns_probe import netns_skip_reason
 
 from tuxnet.lab.lab import Lab
 from tuxnet.netns import Namespace
@@ -33,20 +33,7 @@ SEEDS = tuple(range(1, int(os.environ.get("TUXNET_ROUTE_DIFF_SEEDS", "5")) + 1))
 LOOKUPS_PER_PHASE = 100
 
 
-def _netns_available() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root for ip netns"
-    if shutil.which("ip") is None:
-        return "iproute2 is not installed"
-    name = f"tnprobe{os.getpid()}"
-    p = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
-    if p.returncode != 0:
-        return f"ip netns add failed: {p.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
-
-
-_SKIP = _netns_available()
+_SKIP = netns_skip_reason("tnprobe")
 
 
 class Kernel:
