@@ -21,7 +21,8 @@ from tuxnet.tools.iperf3 import cjson, unit_atoi, unit_snprintf
 from tuxnet.wire.addr import ip_aton
 
 
-def make_lab(seed: int = 1) -> tuple[Lab, object, object]:
+def make_hosts(seed: int = 1) -> tuple[Lab, object, object]:
+    """a (10.0.0.1) and b (10.0.0.2) over a 100 Mbit/s, 10 ms link."""
     lab = Lab(seed)
     a = lab.add_host("a")
     b = lab.add_host("b")
@@ -29,6 +30,12 @@ def make_lab(seed: int = 1) -> tuple[Lab, object, object]:
     a.devinet.add(da, ip_aton("10.0.0.1"), 24)
     b.devinet.add(db, ip_aton("10.0.0.2"), 24)
     lab.run(0)
+    return lab, a, b
+
+
+def make_lab(seed: int = 1) -> tuple[Lab, object, object]:
+    """make_hosts with an iperf3 server running on b as background job %1."""
+    lab, a, b = make_hosts(seed)
     assert run_command(b, "iperf3 -s &")[0] == 0
     return lab, a, b
 
@@ -324,13 +331,7 @@ def test_real_iperf3_json_key_tree():
 
 def test_daemon_server_detaches():
     """-D: the command returns at once with no output (iperf_daemon) and the server keeps serving."""
-    lab = Lab(3)
-    a = lab.add_host("a")
-    b = lab.add_host("b")
-    da, db = lab.add_link(a, "eth0", b, "eth0", impair={"delay": "1ms", "rate": "100mbit"})
-    a.devinet.add(da, ip_aton("10.0.0.1"), 24)
-    b.devinet.add(db, ip_aton("10.0.0.2"), 24)
-    lab.run(0)
+    _, a, b = make_hosts(3)
     assert run_command(b, "iperf3 -s -D") == (0, "")
     _, listening = run_command(b, "ss -Htln")
     assert "0.0.0.0:5201" in listening
